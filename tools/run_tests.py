@@ -1,0 +1,66 @@
+"""Run every test of the project and end with one line `N passed, N failed, N skipped`.
+
+What counts as a test here:
+- each notebook under `nbs/` run by nbdev's own `test_nb` (the engine behind `nbdev-test`), cells flagged
+  `slow`/`gpu`/`notest` left out as `tst_flags` says;
+- "export in sync": `nbdev-export` must leave the committed `role_vectors/` unchanged;
+- "notebooks clean": `nbdev-clean` must leave the notebooks unchanged;
+- each check that a notebook skipped on purpose (for example because `../shared/data` is absent) is
+  reported by `role_vectors.config.report_skip` and counted as skipped, with its reason.
+"""
+import hashlib, os, subprocess, sys, tempfile, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+def _digest(paths):
+    "sha256 of each file in `paths`, keyed by path"
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths if p.is_file()}
+
+def _changed(before, after):
+    return sorted(str(p.relative_to(ROOT)) for p in set(before) | set(after) if before.get(p) != after.get(p))
+
+def check_tool(cmd, paths):
+    "Run nbdev tool `cmd`; return the files it changed among `paths()`"
+    before = _digest(paths())
+    r = subprocess.run([str(BIN/cmd)], cwd=ROOT, capture_output=True, text=True)
+    if r.returncode: return [f"{cmd} exited {r.returncode}: {r.stderr.strip()[-2000:]}"]
+    return _changed(before, _digest(paths()))
+
+def run_nb(nb, skip_log):
+    "Test one notebook in its own process (so notebooks cannot leak state into each other)"
+    env = {**os.environ, "RV_SKIP_LOG": str(skip_log), "PYTHONUNBUFFERED": "1"}
+    t = time.time()
+    r = subprocess.run([str(BIN/"nbdev-test"), str(nb), "--n-workers", "0"], cwd=ROOT, env=env,
+                       capture_output=True, text=True)
+    return nb, r.returncode == 0, time.time() - t, (r.stdout + r.stderr)
+
+def main():
+    passed, failed, failures = 0, 0, []
+    lib = lambda: sorted((ROOT/"role_vectors").rglob("*.py"))
+    nbs = lambda: sorted((ROOT/"nbs").rglob("*.ipynb"))
+    for name, cmd, paths in [("export in sync", "nbdev-export", lib), ("notebooks clean", "nbdev-clean", nbs)]:
+        changed = check_tool(cmd, paths)
+        if changed:
+            failed += 1; failures.append(name)
+            print(f"FAIL {name}: {cmd} changed {changed} -- run `make export` and commit the result")
+        else: passed += 1; print(f"ok   {name}")
+    notebooks = [p for p in nbs() if ".ipynb_checkpoints" not in p.parts]
+    skip_log = Path(tempfile.mkdtemp())/"skips.txt"
+    workers = int(os.environ.get("RV_TEST_WORKERS", min(2, os.cpu_count() or 1)))
+    with ThreadPoolExecutor(workers) as ex:
+        for nb, ok, secs, out in ex.map(lambda p: run_nb(p, skip_log), notebooks):
+            rel = nb.relative_to(ROOT)
+            if ok: passed += 1; print(f"ok   {rel} ({secs:.0f}s)")
+            else:
+                failed += 1; failures.append(str(rel))
+                print(f"FAIL {rel} ({secs:.0f}s)\n{out[-6000:]}")
+    skips = skip_log.read_text().splitlines() if skip_log.exists() else []
+    for s in skips: print(f"SKIP {s}")
+    if failures: print("failed: " + ", ".join(failures))
+    print(f"{passed} passed, {failed} failed, {len(skips)} skipped")
+    return 1 if failed else 0
+
+if __name__ == "__main__": sys.exit(main())
