@@ -47,6 +47,9 @@ def main():
             failed += 1; failures.append(name)
             print(f"FAIL {name}: {cmd} changed {changed} -- run `make export` and commit the result")
         else: passed += 1; print(f"ok   {name}")
+    r = subprocess.run([sys.executable, str(ROOT/"tools"/"readme.py"), "--check"], cwd=ROOT, capture_output=True, text=True)
+    if r.returncode: failed += 1; failures.append("README in sync"); print(f"FAIL README in sync: {r.stdout.strip()}")
+    else: passed += 1; print("ok   README in sync with nbs/index.ipynb")
     notebooks = [p for p in nbs() if ".ipynb_checkpoints" not in p.parts]
     skip_log = Path(tempfile.mkdtemp())/"skips.txt"
     workers = int(os.environ.get("RV_TEST_WORKERS", min(2, os.cpu_count() or 1)))

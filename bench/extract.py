@@ -1,0 +1,91 @@
+"""Benchmark: `diff_in_means` against the naive reference, side by side in one run.
+
+Naive reference (the seed's way): a full forward pass with `output_hidden_states=True` and logits at every
+position, then the post-instruction slice of each hidden state. Ours: one traced pass that reads the block
+inputs and stops after the last block (no final norm, no LM head), accumulating float64 sums per batch.
+
+Model: a random Llama with 12 layers, d_model 512 and Llama 3's vocabulary size (128,256; the LM head is
+part of what the reference pays for), the demo tokenizer's ids. Prompts: >= 256 per side, from the demo data.
+Memory: the peak RSS growth of a child process that runs ours on N and on 4N prompts (it must not grow with N).
+Last line: `speedup N.NN x`.
+"""
+import argparse, json, os, resource, subprocess, sys, time
+from pathlib import Path
+import torch
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from role_vectors.config import demo_model_dir
+from role_vectors.data import load_role_prompts, load_base_prompts
+from role_vectors.models import Adapter, position_ids
+from role_vectors.directions import diff_in_means
+
+def make_adapter(vocab=128256, n_layers=12, d_model=512, seed=0):
+    tok = AutoTokenizer.from_pretrained(demo_model_dir())
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=d_model, intermediate_size=4*d_model, num_hidden_layers=n_layers,
+                      num_attention_heads=8, num_key_value_heads=8, max_position_embeddings=512,
+                      pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    return Adapter.from_model(LlamaForCausalLM(cfg).eval().requires_grad_(False), tok)
+
+def prompts(n):
+    role = [r["instruction"] for r in load_role_prompts("mathematician")]
+    base = [b["instruction"] for b in load_base_prompts("train")]
+    return (role * (n // len(role) + 1))[:n], (base * (n // len(base) + 1))[:n]
+
+@torch.inference_mode()
+def naive_mean(adapter, instructions, batch_size):
+    "Full forward, all hidden states, all logits; mean of the post-instruction slice"
+    n = adapter.n_eoi
+    total = torch.zeros(n, adapter.n_layers, adapter.d_model, dtype=torch.float64)
+    for i in range(0, len(instructions), batch_size):
+        enc = adapter.tokenize(instructions[i:i + batch_size])
+        out = adapter.model(**enc, position_ids=position_ids(enc.attention_mask), output_hidden_states=True, use_cache=False)
+        hs = torch.stack(out.hidden_states[:adapter.n_layers], dim=2)[:, -n:]  # [batch, n_eoi, n_layers, d_model]
+        total += hs.double().sum(0)
+    return total / len(instructions)
+
+def naive_diff(adapter, role, base, batch_size):
+    return naive_mean(adapter, role, batch_size) - naive_mean(adapter, base, batch_size)
+
+def peak_growth_mb(n, batch_size):
+    "Run ours on n prompts per side in a child process; report its RSS growth after the model is built"
+    code = (f"import sys, resource, torch; sys.path.insert(0, {str(ROOT)!r}); torch.set_num_threads(2)\n"
+            "from bench.extract import make_adapter, prompts\nfrom role_vectors.directions import diff_in_means\n"
+            f"a = make_adapter(); r, b = prompts({n}); diff_in_means(a, r[:4], b[:4], progress=False)\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            f"diff_in_means(a, r, b, batch_size={batch_size}, progress=False)\n"
+            "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "print(after - before, after)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode: raise RuntimeError(out.stderr)
+    growth, peak = out.stdout.strip().splitlines()[-1].split()
+    return int(growth) / 1024, int(peak) / 1024
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--n", type=int, default=256, help="prompts per side")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--reps", type=int, default=2)
+    a = p.parse_args()
+    torch.set_num_threads(2)
+    adapter = make_adapter()
+    role, base = prompts(a.n)
+    print(f"random Llama: {adapter.n_layers} layers, d_model {adapter.d_model}, vocab {adapter.model.config.vocab_size}; "
+          f"{a.n} prompts per side, batch {a.batch}, torch threads {torch.get_num_threads()}")
+    diff_in_means(adapter, role[:8], base[:8], progress=False)  # warm-up
+    t_ours, t_naive = [], []
+    for _ in range(a.reps):   # interleaved, so both see the same machine load
+        t = time.perf_counter(); ours = diff_in_means(adapter, role, base, batch_size=a.batch, progress=False); t_ours.append(time.perf_counter() - t)
+        t = time.perf_counter(); ref = naive_diff(adapter, role, base, a.batch); t_naive.append(time.perf_counter() - t)
+    err = (ours - ref).abs().max().item()
+    print(f"max |ours - naive| = {err:.2e}")
+    if err > 1e-4: sys.exit(f"results differ: {err}")
+    small, large = peak_growth_mb(a.n // 4, a.batch), peak_growth_mb(a.n, a.batch)
+    print(f"diff_in_means peak RSS (growth over a 4-prompt warm-up): {small[1]:.0f} MB ({small[0]:+.1f}) with {a.n // 4} "
+          f"prompts/side, {large[1]:.0f} MB ({large[0]:+.1f}) with {a.n}")
+    print(f"naive: {min(t_naive):.2f} s   ours: {min(t_ours):.2f} s   (best of {a.reps})")
+    print(f"speedup {min(t_naive) / min(t_ours):.2f} x")
+
+if __name__ == "__main__": main()
