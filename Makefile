@@ -27,7 +27,7 @@ venv: .stamp-venv
 dev: .stamp-dev
 
 demo: .stamp-venv
-	$(BIN)/role-vectors run --model_path demo --role $(ROLE) --n_train 40 --out_dir runs
+	$(BIN)/role-vectors run --model_path demo --role $(ROLE) --test $(TEST) --n_train 40 --out_dir runs
 
 test: .stamp-dev
 	$(BIN)/python tools/run_tests.py
