@@ -1,0 +1,96 @@
+"""Benchmark: the prefix-reusing `sweep` against the seed's sweep (`naive_sweep`), side by side in one run.
+
+Naive reference (the seed's way): for every candidate (position, layer, coeff), `mcq_accuracy` with the
+activation-addition hook on, i.e. a full forward pass through all blocks per candidate and batch. Ours:
+`sweep(fast=True)`: per batch and layer the input of block `l` is computed once (walking up from the previous
+swept layer), then each candidate at `l` runs only blocks `l..L-1` with the LM head at the last position.
+
+Model: a random Llama with 16 layers, d_model 256, MLP 688, and a 32,000-token vocabulary (the demo tokenizer's ids).
+Questions: >= 40 demo MCQs (math, law, medicine). Candidates: every post-instruction position x layers 8-15,
+coeff 1, addition only (`--ablation` adds the ablation candidates, timed separately: they are full passes in
+both). The run fails (exit 1) unless both give the same baseline, the same accuracy for every candidate, the
+same selected letter for every item and letter probabilities within 1e-5. Last line: `speedup N.NN x`.
+"""
+import argparse, json, sys, time
+from pathlib import Path
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from role_vectors.config import demo_model_dir
+from role_vectors.models import Adapter
+from role_vectors.data import load_mcq, load_role_prompts, load_base_prompts
+from role_vectors.directions import diff_in_means
+from role_vectors.select import sweep, naive_sweep, SCORE_KEYS
+
+def make_adapter(vocab=32000, n_layers=16, d_model=256, seed=0):
+    "A random Llama (Llama 2's MLP ratio, 4 heads of 64) with the demo tokenizer"
+    tok = AutoTokenizer.from_pretrained(demo_model_dir())
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=vocab, hidden_size=d_model, intermediate_size=688, num_hidden_layers=n_layers,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
+                      pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    return Adapter.from_model(LlamaForCausalLM(cfg).eval().requires_grad_(False), tok)
+
+def compare(fast, naive) -> float:
+    "Exit 1 unless the two sweeps agree; return the largest letter-probability difference"
+    if fast["baseline"] != naive["baseline"]: sys.exit(f"baselines differ: {fast['baseline']} vs {naive['baseline']}")
+    err = 0.0
+    for f, n in zip(fast["records"], naive["records"], strict=True):
+        if json.dumps({k: f[k] for k in SCORE_KEYS}) != json.dumps({k: n[k] for k in SCORE_KEYS}):   # NaN == NaN here
+            sys.exit(f"scores differ:\n{f}\n{n}")
+        for k in ("addition_items", "ablation_items"):
+            if (f[k] is None) != (n[k] is None): sys.exit(f"{k} present in one sweep only")
+            if f[k] is None: continue
+            if [r["selected"] for r in f[k]] != [r["selected"] for r in n[k]]: sys.exit(f"selected letters differ: {f}")
+            if f[k][0]["selected"] is None: continue   # NaN scores in both (a zero vector's ablation)
+            pf = torch.tensor([list(r["probs"].values()) for r in f[k]], dtype=torch.float64)
+            pn = torch.tensor([list(r["probs"].values()) for r in n[k]], dtype=torch.float64)
+            err = max(err, (pf - pn).abs().max().item())
+    if err > 1e-5: sys.exit(f"letter probabilities differ by {err:.2e}")
+    return err
+
+def timed(fn):
+    "fn(), its wall time and this process's CPU time"
+    t, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - t, time.process_time() - c
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--n_items", type=int, default=40, help="MCQ items (at most 80: the demo math, law and medicine sets)")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--ablation", action="store_true", help="also time the ablation candidates (full passes in both)")
+    a = p.parse_args()
+    torch.set_num_threads(2)
+    adapter = make_adapter()
+    items = (load_mcq("math") + load_mcq("law") + load_mcq("medicine"))[:a.n_items]
+    if len(items) < 40: sys.exit(f"need >= 40 items, got {len(items)}")
+    md = diff_in_means(adapter, load_role_prompts("mathematician")[:32], load_base_prompts("train")[:32], progress=False) * 4
+    layers = list(range(8, 16))
+    kw = dict(layers=layers, batch_size=a.batch, keep_items=True, progress=False)
+    n_cand = md.shape[0] * len(layers)
+    print(f"random Llama: {adapter.n_layers} layers, d_model {adapter.d_model}, vocab {adapter.model.config.vocab_size}; "
+          f"{len(items)} questions, batch {a.batch}, {n_cand} candidates ({md.shape[0]} positions x layers 8-15, coeff 1), "
+          f"torch threads {torch.get_num_threads()}")
+    sweep(adapter, md, items[:4], positions=[-1], layers=[8], ablation=False, batch_size=4, progress=False)  # warm-up
+    naive, t_naive, c_naive = timed(lambda: naive_sweep(adapter, md, items, ablation=False, **kw))
+    fast, t_fast, c_fast = timed(lambda: sweep(adapter, md, items, ablation=False, **kw))
+    err = compare(fast, naive)
+    scores = [r["addition_score"] for r in fast["records"]]
+    print(f"identical: baseline {fast['baseline']:.4f}, {len(scores)} addition scores in [{min(scores):.4f}, {max(scores):.4f}] "
+          f"({len(set(scores))} distinct), max letter-prob diff {err:.1e}")
+    if a.ablation:
+        pos1 = dict(kw, positions=[-1])
+        na, t_na, _ = timed(lambda: naive_sweep(adapter, md, items, **pos1))
+        fa, t_fa, _ = timed(lambda: sweep(adapter, md, items, **pos1))
+        compare(fa, na)
+        print(f"ablation + addition, position -1 only ({len(layers)} candidates): naive {t_na:.2f} s, ours {t_fa:.2f} s "
+              "(ablation is a full pass in both)")
+    print(f"addition sweep: naive {t_naive:.2f} s ({t_naive / n_cand:.3f} s/candidate)   "
+          f"ours {t_fast:.2f} s ({t_fast / n_cand:.3f} s/candidate)")
+    print(f"process CPU time: naive {c_naive:.2f} s   ours {c_fast:.2f} s   (ratio {c_naive / c_fast:.2f}; wall time is the figure below)")
+    print(f"speedup {t_naive / t_fast:.2f} x")
+
+if __name__ == "__main__": main()
