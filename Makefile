@@ -1,10 +1,13 @@
 # role-vectors: `make demo` runs the main job on the bundled demo model, `make test` runs every test.
-# Both build the virtual environment first (Python 3.11). On a CPU machine the torch CPU wheel is
-# pinned here; the package itself accepts torch>=2.4, so on a GPU machine install your own torch.
+# Both build the virtual environment first (Python 3.11). torch is pinned here (TORCH) so CI's CPU machines
+# take the CPU wheel they hold; the package itself accepts torch>=2.4. Elsewhere on a CPU-only machine add
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu (no multi-GB CUDA download); a torch already in the
+# environment is kept.
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
+TORCH_INDEX ?=
 ROLE   ?= mathematician
 TEST   ?= math
 
@@ -15,7 +18,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 .stamp-venv: $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -q -e .
 	touch $@
 
@@ -27,7 +30,7 @@ venv: .stamp-venv
 dev: .stamp-dev
 
 demo: .stamp-venv
-	$(BIN)/role-vectors run --model_path demo --role $(ROLE) --test $(TEST) --n_train 40 --out_dir runs
+	$(BIN)/role-vectors run --model_path demo --role $(ROLE) --test $(TEST) --out_dir runs
 
 test: .stamp-dev
 	$(BIN)/python tools/run_tests.py
@@ -35,6 +38,7 @@ test: .stamp-dev
 bench: .stamp-dev
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/generate_overhead.py
 
 export: .stamp-dev
 	$(BIN)/nbdev-export
