@@ -1,6 +1,7 @@
 """Run every test of the project and end with one line `N passed, N failed, N skipped`.
 
-What counts as a test here:
+What counts as a test here (each notebook is one test: nbdev runs its cells in order and stops at the first
+failing one; the number of cells each ran is printed beside it):
 - each notebook under `nbs/` run by nbdev's own `test_nb` (the engine behind `nbdev-test`), cells flagged
   `slow`/`gpu`/`notest` left out as `tst_flags` says;
 - "export in sync": `nbdev-export` must leave the committed `role_vectors/` unchanged;
@@ -29,6 +30,13 @@ def check_tool(cmd, paths):
     if r.returncode: return [f"{cmd} exited {r.returncode}: {r.stderr.strip()[-2000:]}"]
     return _changed(before, _digest(paths()))
 
+def n_cells(nb):
+    "How many code cells nbdev's test runner executes in `nb` (flags `slow`/`gpu`/`notest` left out)"
+    from nbdev.test import nb_test_cells
+    from nbdev.config import get_config
+    flags = get_config().tst_flags
+    return len(nb_test_cells(nb, flags.split() if isinstance(flags, str) else flags))
+
 def run_nb(nb, skip_log):
     "Test one notebook in its own process (so notebooks cannot leak state into each other)"
     env = {**os.environ, "RV_SKIP_LOG": str(skip_log), "PYTHONUNBUFFERED": "1"}
@@ -53,16 +61,18 @@ def main():
     notebooks = [p for p in nbs() if ".ipynb_checkpoints" not in p.parts]
     skip_log = Path(tempfile.mkdtemp())/"skips.txt"
     workers = int(os.environ.get("RV_TEST_WORKERS", min(2, os.cpu_count() or 1)))
+    cells = {nb: n_cells(nb) for nb in notebooks}
     with ThreadPoolExecutor(workers) as ex:
         for nb, ok, secs, out in ex.map(lambda p: run_nb(p, skip_log), notebooks):
             rel = nb.relative_to(ROOT)
-            if ok: passed += 1; print(f"ok   {rel} ({secs:.0f}s)")
+            if ok: passed += 1; print(f"ok   {rel} ({cells[nb]} cells, {secs:.0f}s)")
             else:
                 failed += 1; failures.append(str(rel))
                 print(f"FAIL {rel} ({secs:.0f}s)\n{out[-6000:]}")
     skips = skip_log.read_text().splitlines() if skip_log.exists() else []
     for s in skips: print(f"SKIP {s}")
     if failures: print("failed: " + ", ".join(failures))
+    print(f"{len(notebooks)} notebooks, {sum(cells.values())} code cells run as tests; 3 repository checks")
     print(f"{passed} passed, {failed} failed, {len(skips)} skipped")
     return 1 if failed else 0
 
