@@ -17,32 +17,38 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-.stamp-venv: $(BIN)/python pyproject.toml
+# The stamps carry a hash of pyproject.toml's content, so a tool that only touches the file (nbdev-export does)
+# does not trigger a reinstall; a real change of the dependencies does.
+PYSHA  := $(shell sha256sum pyproject.toml | cut -c1-12)
+STAMP  := .stamp-venv-$(PYSHA)
+DSTAMP := .stamp-dev-$(PYSHA)
+
+$(STAMP): | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -q -e .
-	touch $@
+	rm -f .stamp-venv-*; touch $@
 
-.stamp-dev: .stamp-venv
+$(DSTAMP): $(STAMP)
 	$(BIN)/pip install -q -e ".[dev]"
-	touch $@
+	rm -f .stamp-dev-*; touch $@
 
-venv: .stamp-venv
-dev: .stamp-dev
+venv: $(STAMP)
+dev: $(DSTAMP)
 
-demo: .stamp-venv
+demo: $(STAMP)
 	$(BIN)/role-vectors run --model_path demo --role $(ROLE) --test $(TEST) --out_dir runs
 
-test: .stamp-dev
+test: $(DSTAMP)
 	$(BIN)/python tools/run_tests.py
 
-bench: .stamp-dev
+bench: $(DSTAMP)
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/generate_overhead.py
 
-export: .stamp-dev
+export: $(DSTAMP)
 	$(BIN)/nbdev-export
 	$(BIN)/nbdev-clean
 
 clean:
-	rm -rf $(VENV) .stamp-venv .stamp-dev runs _proc _docs
+	rm -rf $(VENV) .stamp-venv-* .stamp-dev-* runs _proc _docs

@@ -1,6 +1,6 @@
 """Benchmark: `diff_in_means` against the naive reference, side by side in one run.
 
-Naive reference (the seed's way): a full forward pass with `output_hidden_states=True` and logits at every
+Naive reference (the original code's way): a full forward pass with `output_hidden_states=True` and logits at every
 position, then the post-instruction slice of each hidden state. Ours: one traced pass that reads the block
 inputs and stops after the last block (no final norm, no LM head), accumulating float64 sums per batch.
 

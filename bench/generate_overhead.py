@@ -14,7 +14,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from role_vectors.models import load_model, tiny_adapter
+from role_vectors.models import load_model
+from role_vectors.testing import tiny_adapter
 from role_vectors.steer import generate
 
 PROMPTS = ["What is a prime number?", "Explain photosynthesis briefly.", "How do I compute a determinant?",

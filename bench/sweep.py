@@ -1,6 +1,6 @@
-"""Benchmark: the prefix-reusing `sweep` against the seed's sweep (`naive_sweep`), side by side in one run.
+"""Benchmark: the prefix-reusing `sweep` against the original code's sweep (`naive_sweep`), side by side in one run.
 
-Naive reference (the seed's way): for every candidate (position, layer, coeff), `mcq_accuracy` with the
+Naive reference (the original code's way): for every candidate (position, layer, coeff), `mcq_accuracy` with the
 activation-addition hook on, i.e. a full forward pass through all blocks per candidate and batch. Ours:
 `sweep(fast=True)`: per batch and layer the input of block `l` is computed once (walking up from the previous
 swept layer), then each candidate at `l` runs only blocks `l..L-1` with the LM head at the last position.
@@ -22,7 +22,8 @@ from role_vectors.config import demo_model_dir
 from role_vectors.models import Adapter
 from role_vectors.data import load_mcq, load_role_prompts, load_base_prompts
 from role_vectors.directions import diff_in_means
-from role_vectors.select import sweep, naive_sweep, SCORE_KEYS
+from role_vectors.select import sweep
+from role_vectors.testing import naive_sweep
 
 def make_adapter(vocab=32000, n_layers=16, d_model=256, seed=0):
     "A random Llama (Llama 2's MLP ratio, 4 heads of 64) with the demo tokenizer"
@@ -34,19 +35,20 @@ def make_adapter(vocab=32000, n_layers=16, d_model=256, seed=0):
     return Adapter.from_model(LlamaForCausalLM(cfg).eval().requires_grad_(False), tok)
 
 def compare(fast, naive) -> float:
-    "Exit 1 unless the two sweeps agree; return the largest letter-probability difference"
-    if fast["baseline"] != naive["baseline"]: sys.exit(f"baselines differ: {fast['baseline']} vs {naive['baseline']}")
+    "Exit 1 unless the two sweeps (`SweepResult`s) agree; return the largest letter-probability difference"
+    if fast.baseline != naive.baseline: sys.exit(f"baselines differ: {fast.baseline} vs {naive.baseline}")
     err = 0.0
-    for f, n in zip(fast["records"], naive["records"], strict=True):
-        if json.dumps({k: f[k] for k in SCORE_KEYS}) != json.dumps({k: n[k] for k in SCORE_KEYS}):   # NaN == NaN here
-            sys.exit(f"scores differ:\n{f}\n{n}")
+    for f, n in zip(fast.rows, naive.rows, strict=True):
+        if json.dumps(f.to_dict()) != json.dumps(n.to_dict()):   # NaN == NaN here
+            sys.exit(f"scores differ:\n{f.to_dict()}\n{n.to_dict()}")
         for k in ("addition_items", "ablation_items"):
-            if (f[k] is None) != (n[k] is None): sys.exit(f"{k} present in one sweep only")
-            if f[k] is None: continue
-            if [r["selected"] for r in f[k]] != [r["selected"] for r in n[k]]: sys.exit(f"selected letters differ: {f}")
-            if f[k][0]["selected"] is None: continue   # NaN scores in both (a zero vector's ablation)
-            pf = torch.tensor([list(r["probs"].values()) for r in f[k]], dtype=torch.float64)
-            pn = torch.tensor([list(r["probs"].values()) for r in n[k]], dtype=torch.float64)
+            fk, nk = getattr(f, k), getattr(n, k)
+            if (fk is None) != (nk is None): sys.exit(f"{k} present in one sweep only")
+            if fk is None: continue
+            if [r["selected"] for r in fk] != [r["selected"] for r in nk]: sys.exit(f"selected letters differ: {f.to_dict()}")
+            if fk[0]["selected"] is None: continue   # NaN scores in both (a zero vector's ablation)
+            pf = torch.tensor([list(r["probs"].values()) for r in fk], dtype=torch.float64)
+            pn = torch.tensor([list(r["probs"].values()) for r in nk], dtype=torch.float64)
             err = max(err, (pf - pn).abs().max().item())
     if err > 1e-5: sys.exit(f"letter probabilities differ by {err:.2e}")
     return err
@@ -78,8 +80,8 @@ def main():
     naive, t_naive, c_naive = timed(lambda: naive_sweep(adapter, md, items, ablation=False, **kw))
     fast, t_fast, c_fast = timed(lambda: sweep(adapter, md, items, ablation=False, **kw))
     err = compare(fast, naive)
-    scores = [r["addition_score"] for r in fast["records"]]
-    print(f"identical: baseline {fast['baseline']:.4f}, {len(scores)} addition scores in [{min(scores):.4f}, {max(scores):.4f}] "
+    scores = [r.addition_score for r in fast.rows]
+    print(f"identical: baseline {fast.baseline:.4f}, {len(scores)} addition scores in [{min(scores):.4f}, {max(scores):.4f}] "
           f"({len(set(scores))} distinct), max letter-prob diff {err:.1e}")
     if a.ablation:
         pos1 = dict(kw, positions=[-1])

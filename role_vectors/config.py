@@ -6,15 +6,16 @@ Docs: https://role-vectors.github.io/role-vectors/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #e1324ceb
 from __future__ import annotations
-import os, json, random, tempfile, dataclasses
-from dataclasses import dataclass, field, asdict, fields
+import os, json, math, random, tempfile, dataclasses
+from dataclasses import dataclass, field, fields
+from typing import ClassVar
 from pathlib import Path
 from contextlib import contextmanager
 
 # %% auto #0
-__all__ = ['project_data_dir', 'demo_data_dir', 'demo_model_dir', 'ConfigError', 'RunConfig', 'role_dir', 'directions_dir',
-           'coeff_dir', 'select_dir', 'set_seed', 'atomic_path', 'save_json', 'load_json', 'save_torch', 'save_figure',
-           'report_skip']
+__all__ = ['project_data_dir', 'demo_data_dir', 'demo_model_dir', 'ConfigError', 'RunConfig', 'JudgeConfig', 'ApiConfig',
+           'set_seed', 'atomic_path', 'save_bytes', 'save_json', 'load_json', 'torch_bytes', 'save_torch',
+           'save_figure']
 
 # %% ../nbs/00_config.ipynb #27064a58
 def project_data_dir() -> Path:
@@ -40,39 +41,39 @@ class ConfigError(ValueError):
 
 @dataclass
 class RunConfig:
-    "Every option of a role-vector run (the seed's names and defaults)"
-    model_path: str = "demo"          # HF id, local folder, or "demo"
-    role: str = "mathematician"       # role whose prompts make D_role
-    test: str|None = None             # MCQ domain; None: the role's domain from the catalogue
-    pos: list|None = None             # post-instruction positions to sweep (negative ints); None: all
+    "Every option of a role-vector run (the original code's names and defaults)"
+    REQUIRED: ClassVar[tuple] = ("model_path", "role")  # flags the command line requires
+    model_path: str = "demo"          # Hugging Face id, local folder, or 'demo' (the bundled smoke-test model)
+    role: str = "mathematician"       # role whose prompts make D_role, e.g. mathematician or 'data analyst'
+    test: str|None = None             # MCQ domain to select on; default: the role's domain in the catalogue
+    pos: list[int]|None = None        # post-instruction positions to sweep, e.g. -1; default: all
     out_dir: str = "runs"             # root of the run folders
-    data_dir: str|None = None         # upstream-layout data folder; None: the bundled demo data
+    data_dir: str|None = None         # data folder in the upstream layout; default: the bundled demo data
     n_train: int = 128                # prompts per side for the difference in means
-    n_test: int|None = None           # MCQ items to score on; None: all
-    batch: int = 32                   # batch size for forward passes
-    coeffs: list = field(default_factory=lambda: [1.0])  # activation-addition coefficients
-    start_layer: int|None = None      # first layer swept; None: n_layers // 2
-    prune_layer_percentage: float = 0.2  # discard candidates in the last 20 % of layers
-    keep_below_baseline: bool = False  # keep candidates whose addition score is below the baseline
+    n_test: int|None = None           # MCQ items to score on; default: all
+    batch: int = 32                   # prompts per forward pass
+    coeffs: list[float] = field(default_factory=lambda: [1.0])  # activation-addition coefficients, e.g. 1,2,4
+    start_layer: int|None = None      # first layer swept; default: n_layers // 2
+    prune_layer_percentage: float = 0.2  # discard candidates in this last fraction of layers
+    keep_below_baseline: bool = False  # keep candidates whose addition score is below the unsteered baseline
     keep_nan: bool = False             # keep candidates with a NaN score
-    mode: str = "prob"                # "prob": letter probabilities; "generate": generate and parse
-    max_new_tokens: int = 256         # for mode="generate" and generation
-    dtype: str|None = None            # "float32", "bfloat16", ...; None: the model's own
-    device_map: str|None = None       # passed to from_pretrained
-    trust_remote_code: bool = False
-    chat_template: str|None = None    # override/supply the chat template (a name, a format string, or Jinja)
-    system: str|None = None           # optional system prompt
-    seed: int = 42
-    use_all: bool = False             # use all items when fewer than n_train/n_test exist
+    mode: str = "prob"                # MCQ scoring: 'prob' (letter probabilities) or 'generate' (generate and parse)
+    max_new_tokens: int = 256         # tokens generated per answer in --mode generate
+    dtype: str|None = None            # e.g. bfloat16; default: the checkpoint's own
+    device_map: str|None = None       # passed to from_pretrained, e.g. auto (needs accelerate)
+    trust_remote_code: bool = False   # needed for models with custom code (the original Qwen)
+    chat_template: str|None = None    # chat template: llama3, llama2, mistral, gemma, chatml, phi3, a string with {instruction}, or Jinja
+    system: str|None = None           # system prompt
+    seed: int = 42                    # seed of every sample (prompts, questions)
+    use_all: bool = False             # use all prompts/items when fewer than asked exist
 
     @property
     def model_alias(self) -> str:
-        "Last path component of `model_path`, the seed's folder name for the model"
+        "Last path component of `model_path`, the original code's folder name for the model"
         return Path(str(self.model_path).rstrip("/")).name or str(self.model_path)
 
     def validate(self) -> "RunConfig":
         "Check the options that need no model or data; raise `ConfigError` naming the flag"
-        import math
         def bad(flag, why): raise ConfigError(f"--{flag} {getattr(self, flag)!r}: {why}")
         if not isinstance(self.n_train, int) or self.n_train < 1: bad("n_train", "must be an integer >= 1")
         if self.n_test is not None and (not isinstance(self.n_test, int) or self.n_test < 1): bad("n_test", "must be an integer >= 1")
@@ -91,22 +92,34 @@ class RunConfig:
         if bad: raise ConfigError(f"Unknown option(s) {sorted(bad)}; valid: {[f.name for f in fields(self)]}")
         return dataclasses.replace(self, **kw)
 
-# %% ../nbs/00_config.ipynb #ae03ffe4
-def role_dir(cfg: RunConfig) -> Path:
-    "`<out_dir>/<model_alias>/<role>`"
-    return Path(cfg.out_dir)/cfg.model_alias/cfg.role
+# %% ../nbs/00_config.ipynb #1c1191af
+@dataclass
+class JudgeConfig:
+    "Options of the probe and the LLM judge of a run's best candidates"
+    coeff: float = 1.0                # which coefficient's sweep to take the candidates from
+    top_k: int = 10                   # how many of the best candidates to probe and judge
+    offline: bool = False             # make no API call: probe only, skip the judge
+    probe_mode: str = "all"           # where the probe adds the vector: 'all' positions or the 'placeholder' tokens
+    probe_tokens: int = 64            # tokens generated per probe answer
 
-def directions_dir(cfg: RunConfig) -> Path:
-    "Where `mean_diffs.pt` lives"
-    return role_dir(cfg)/"generate_directions"
+    def validate(self) -> "JudgeConfig":
+        "Check the options; raise `ConfigError` naming the flag"
+        if self.top_k < 1: raise ConfigError(f"--top_k {self.top_k}: must be >= 1")
+        if self.probe_mode not in ("all", "placeholder"): raise ConfigError(f"--probe_mode {self.probe_mode!r}: must be 'all' or 'placeholder'")
+        if self.probe_tokens < 1: raise ConfigError(f"--probe_tokens {self.probe_tokens}: must be >= 1")
+        return self
 
-def coeff_dir(cfg: RunConfig, test: str, coeff: float) -> Path:
-    "`<role_dir>/<test>/<coeff>`: the selected direction for one test and coefficient"
-    return role_dir(cfg)/test/str(float(coeff))
-
-def select_dir(cfg: RunConfig, test: str, coeff: float) -> Path:
-    "`<coeff_dir>/select_direction`: the sweep's per-candidate results and plots"
-    return coeff_dir(cfg, test, coeff)/"select_direction"
+@dataclass
+class ApiConfig:
+    "Where and how to reach an OpenAI-compatible chat API (the key itself is never an option: see `resolve_api_key`)"
+    base_url: str|None = None         # OpenAI-compatible endpoint; default: OpenRouter
+    api_model: str|None = None        # model name at that endpoint; default: the paper's (Claude 3.5 Sonnet to write, Haiku to judge)
+    api_key_env: str|None = None      # read the API key from this environment variable; default: OPENROUTER_KEY, then OPENAI_API_KEY (also from a .env file)
+    env_file: str|None = None         # a .env file holding the key; default: the nearest .env
+    concurrency: int = 8              # requests in flight at most
+    timeout: float = 60.0             # seconds per request
+    max_retries: int = 5              # retries on 429, 5xx, timeouts
+    reasks: int = 2                   # asks again when an answer cannot be parsed
 
 # %% ../nbs/00_config.ipynb #89c9bf7c
 def set_seed(seed: int = 42):
@@ -133,31 +146,33 @@ def atomic_path(path, suffix=""):
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
 
+def save_bytes(data:bytes, path) -> Path:
+    "Write `data` to `path` atomically; a file that already holds exactly `data` is left untouched"
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data: return path
+    with atomic_path(path) as tmp: Path(tmp).write_bytes(data)
+    return path
+
 def save_json(obj, path, indent=2):
     "Write `obj` as JSON to `path` atomically"
-    with atomic_path(path) as tmp: Path(tmp).write_text(json.dumps(obj, indent=indent, ensure_ascii=False))
-    return Path(path)
+    return save_bytes(json.dumps(obj, indent=indent, ensure_ascii=False).encode("utf-8"), path)
 
 def load_json(path):
     "Read JSON from `path`, naming the file when it is not valid JSON"
     try: return json.loads(Path(path).read_text())
-    except json.JSONDecodeError as e: raise ConfigError(f"{path} is not valid JSON ({e}); delete it or fix it") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ConfigError(f"{path} is not valid JSON ({e}); delete it or fix it") from None
+
+def torch_bytes(obj) -> bytes:
+    "`torch.save(obj)` into memory: equal tensors give equal bytes (a file name would be embedded in the archive)"
+    import io, torch
+    buf = io.BytesIO(); torch.save(obj, buf)
+    return buf.getvalue()
 
 def save_torch(obj, path):
-    "`torch.save` `obj` to `path` atomically"
-    import torch
-    with atomic_path(path) as tmp: torch.save(obj, tmp)
-    return Path(path)
+    "`torch.save` `obj` to `path` atomically, byte-reproducibly"
+    return save_bytes(torch_bytes(obj), path)
 
 def save_figure(fig, path, dpi=120):
     "Save a matplotlib figure to `path` atomically"
     with atomic_path(path) as tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
     return Path(path)
-
-# %% ../nbs/00_config.ipynb #1395c4cf
-def report_skip(reason: str):
-    "Say loudly that a check was skipped, and record it for the test runner"
-    print(f"SKIPPED: {reason}")
-    log = os.environ.get("RV_SKIP_LOG")
-    if log:
-        with open(log, "a") as f: f.write(reason.replace("\n", " ") + "\n")

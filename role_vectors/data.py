@@ -20,7 +20,7 @@ __all__ = ['ROLE_CATALOGUE', 'HISTORY_ROLES', 'DOMAINS', 'LETTERS', 'ANSWER_TAIL
            'load_base_prompts', 'load_processed', 'check_overlap', 'sample', 'default_cache_dir', 'verify_folder',
            'fetch_upstream', 'alpaca_rows_to_base', 'split_base', 'build_base_from_alpaca', 'format_mmlu_row',
            'mmlu_rows_to_domains', 'build_mcq_from_mmlu', 'load_personas', 'persona_matches', 'personas_for_role',
-           'data_summary', 'data_cli']
+           'data_summary', 'print_summary']
 
 # %% ../nbs/01_data.ipynb #12bbe9ed
 ROLE_CATALOGUE: dict[str, str] = {
@@ -603,40 +603,11 @@ def data_summary(data_dir=None, # upstream-layout folder; None: the bundled demo
             "domains": {d: _count(mcq_file(d, data_dir)) for d in list_domains(data_dir)},
             "base": {k: _count(s/f"base_{k}.json") for k in ("train", "val", "test") if (s/f"base_{k}.json").is_file()}}
 
-def _print_summary(sm):
+def print_summary(sm:dict):
+    "Print a `data_summary` as a short table"
     print(f"data folder: {sm['path']}")
     print(f"roles ({len(sm['roles'])}):")
     for r, (dom, n) in sm["roles"].items(): print(f"  {r:<26} {dom or '-':<16} {n} prompts")
     print(f"domains ({len(sm['domains'])}):")
     for d, n in sm["domains"].items(): print(f"  {d:<26} {n} questions")
     print("base: " + (", ".join(f"{k} {n}" for k, n in sm["base"].items()) or "none"))
-
-def data_cli(argv:list|None=None, # arguments after `data`; None: sys.argv[1:]
-            ) -> int:
-    "`role-vectors data {fetch,verify,list}`; returns the exit status"
-    p = argparse.ArgumentParser(prog="role-vectors data", description="Get, check and list role-vector data folders.")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    f = sub.add_parser("fetch", help=f"download the paper's data ({UPSTREAM_REPO}@{UPSTREAM_COMMIT}), sha256-checked")
-    f.add_argument("--dest", default=None, help="folder to fill (default: $ROLE_VECTORS_CACHE or ~/.cache/role-vectors/upstream-<commit>)")
-    f.add_argument("--force", action="store_true", help="download again even when a file is present and verified")
-    f.add_argument("--base_url", default=None, help="a mirror URL or a local folder in the upstream layout")
-    f.add_argument("--files", nargs="+", default=None, help="only these files (paths or glob patterns, e.g. 'splits/target_test_*.json')")
-    f.add_argument("--timeout", type=float, default=30, help="seconds per request")
-    v = sub.add_parser("verify", help="check a folder against the recorded sha256 of the paper's files")
-    v.add_argument("--path", default=None, help="folder to check (default: the cache)")
-    l = sub.add_parser("list", help="roles, domains and counts in a data folder")
-    l.add_argument("--data_dir", default=None, help="data folder (default: the bundled demo data)")
-    a = p.parse_args(argv)
-    try:
-        if a.cmd == "fetch":
-            dest = fetch_upstream(a.dest, a.files, a.base_url, a.force, a.timeout)
-            print(f"Use it with: --data_dir {dest}"); return 0
-        if a.cmd == "verify":
-            res = verify_folder(a.path)
-            print(f"{res['path']}: {len(res['ok'])} ok, {len(res['missing'])} missing, {len(res['mismatch'])} changed")
-            for rel in res["missing"]: print(f"  missing  {rel}")
-            for rel, m in res["mismatch"].items(): print(f"  CHANGED  {rel}: expected {m['expected']}, found {m['actual']}")
-            return 0 if not res["missing"] and not res["mismatch"] else 1
-        _print_summary(data_summary(a.data_dir)); return 0
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr); return 1

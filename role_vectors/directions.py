@@ -7,14 +7,17 @@ Docs: https://role-vectors.github.io/role-vectors/directions.html.md"""
 # %% ../nbs/04_directions.ipynb #0e20ed96
 from __future__ import annotations
 import math
+from dataclasses import dataclass, field
 import torch
+from fastcore.basics import chunked
 from tqdm.auto import tqdm
 from .config import ConfigError
 from .models import Adapter, position_ids
 from .trace import TraceDict
 
 # %% auto #0
-__all__ = ['block_inputs', 'mean_block_inputs', 'diff_in_means', 'direction_norms', 'summarize', 'plot_norms']
+__all__ = ['block_inputs', 'check_batch_size', 'texts_of', 'mean_block_inputs', 'diff_in_means', 'Candidates', 'direction_norms',
+           'summarize', 'plot_norms']
 
 # %% ../nbs/04_directions.ipynb #9691c5c6
 @torch.inference_mode()
@@ -29,22 +32,26 @@ def block_inputs(adapter:Adapter, instructions:list[str]) -> torch.Tensor:
     return torch.stack([td[b].input[:, -n:, :].to(adapter.device) for b in adapter.block_names], dim=2)  # [batch, n_eoi, n_layers, d_model]
 
 # %% ../nbs/04_directions.ipynb #dbc537f2
-def _batches(xs, bs):
-    "Consecutive slices of `xs` of length `bs` (the last may be shorter)"
-    if not isinstance(bs, int) or bs < 1: raise ConfigError(f"batch_size must be an int >= 1, got {bs!r}")
-    for i in range(0, len(xs), bs): yield xs[i:i + bs]
+def check_batch_size(batch_size) -> int:
+    "`batch_size`, checked: an int >= 1 (else a ConfigError)"
+    if not isinstance(batch_size, int) or batch_size < 1: raise ConfigError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    return batch_size
 
-def _texts(items):
-    return [x["instruction"] if isinstance(x, dict) else x for x in items]
+def texts_of(items) -> list[str]:
+    "The instruction strings of `items` (strings, or records with an 'instruction'); one string or record is a list of one"
+    if isinstance(items, (str, dict)): items = [items]
+    texts = [x.get("instruction") if isinstance(x, dict) else x for x in items]
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+    if bad: raise ConfigError(f"item(s) {bad[:5]} are neither strings nor records with an 'instruction' string")
+    return texts
 
 def mean_block_inputs(adapter:Adapter, instructions:list, batch_size:int=32, progress:bool=True, desc:str="prompts") -> torch.Tensor:
     "Mean input of every block at the post-instruction positions, float64: [n_eoi, n_layers, d_model]"
-    instructions = _texts(instructions)
+    instructions = texts_of(instructions)
     if not instructions: raise ConfigError(f"No {desc} to average: pass at least one instruction")
-    if batch_size < 1: raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     total = torch.zeros(adapter.n_eoi, adapter.n_layers, adapter.d_model, dtype=torch.float64, device=adapter.device)
     with tqdm(total=len(instructions), desc=desc, disable=not progress, leave=False) as bar:
-        for batch in _batches(instructions, batch_size):
+        for batch in chunked(instructions, check_batch_size(batch_size)):
             total += block_inputs(adapter, batch).double().sum(0)
             bar.update(len(batch))
     return total / len(instructions)
@@ -61,13 +68,48 @@ def diff_in_means(adapter:Adapter, # the model
     if not torch.isfinite(r).all(): raise FloatingPointError("diff_in_means produced NaN/inf; try dtype='float32'")
     return r
 
-# %% ../nbs/04_directions.ipynb #a1b1e82b
-def direction_norms(mean_diffs:torch.Tensor) -> torch.Tensor:
-    "L2 norm of each candidate: [n_pos, n_layers]"
-    return mean_diffs.norm(dim=-1)
+# %% ../nbs/04_directions.ipynb #82632319
+@dataclass(eq=False)
+class Candidates:
+    "Candidate role vectors `[n_pos, n_layers, d_model]` (from `diff_in_means`) and where they came from"
+    tensor:torch.Tensor # [n_pos, n_layers, d_model], float64 from `diff_in_means`
+    provenance:dict=field(default_factory=dict) # free-form: model, role, n_train, ...
 
-def summarize(mean_diffs:torch.Tensor, positions:list|None=None) -> str:
+    def __post_init__(self):
+        if not isinstance(self.tensor, torch.Tensor) or self.tensor.ndim != 3:
+            raise ConfigError("mean_diffs must be the [n_pos, n_layers, d_model] tensor from diff_in_means (mean_diffs.pt)")
+
+    @classmethod
+    def of(cls, x) -> Candidates:
+        "`x` if it is a `Candidates`, else the tensor `x` wrapped"
+        return x if isinstance(x, cls) else cls(x)
+
+    @property
+    def shape(self) -> tuple: return tuple(self.tensor.shape)
+    @property
+    def positions(self) -> list: return list(range(-self.shape[0], 0))
+    @property
+    def layers(self) -> list: return list(range(self.shape[1]))
+
+    def vector(self, pos:int, layer:int) -> torch.Tensor:
+        "The candidate `r[pos, layer]` for a negative position: [d_model]"
+        n_pos, n_layers, _ = self.shape
+        if isinstance(pos, bool) or not isinstance(pos, int) or not -n_pos <= pos < 0:
+            raise ConfigError(f"position {pos!r} is not a post-instruction position: use a negative int in {-n_pos}..-1")
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < n_layers:
+            raise ConfigError(f"layer {layer!r} is not a block index: use an int in 0..{n_layers - 1}")
+        return self.tensor[n_pos + pos, layer]
+
+    def __repr__(self): return f"Candidates(shape={self.shape}, dtype={self.tensor.dtype}, provenance={self.provenance})"
+
+# %% ../nbs/04_directions.ipynb #a1b1e82b
+def direction_norms(mean_diffs) -> torch.Tensor:
+    "L2 norm of each candidate (a tensor or `Candidates`): [n_pos, n_layers]"
+    return Candidates.of(mean_diffs).tensor.norm(dim=-1)
+
+def summarize(mean_diffs, positions:list|None=None) -> str:
     "A one-screen text table of candidate norms by layer (rows) and position (columns)"
+    mean_diffs = Candidates.of(mean_diffs).tensor
     n_pos, n_layers, d = mean_diffs.shape
     positions = positions or list(range(-n_pos, 0))
     norms = direction_norms(mean_diffs)
@@ -76,7 +118,7 @@ def summarize(mean_diffs:torch.Tensor, positions:list|None=None) -> str:
     lines += [f"{l:5d} " + "".join(f"{norms[i, l].item():10.4f}" for i in range(n_pos)) for l in range(n_layers)]
     return "\n".join(lines)
 
-def plot_norms(mean_diffs:torch.Tensor, title:str="candidate norms"):
+def plot_norms(mean_diffs, title:str="candidate norms"):
     "Norm of every candidate against layer, one line per position; returns the Figure"
     import matplotlib.pyplot as plt
     norms = direction_norms(mean_diffs).cpu()

@@ -13,7 +13,8 @@ from .config import ConfigError
 from .data import LETTERS, mcq_problem
 from .models import Adapter, position_ids
 from .trace import Trace
-from .directions import _batches, _texts
+from fastcore.basics import chunked
+from .directions import check_batch_size, texts_of
 from .steer import steering, generate
 
 # %% auto #0
@@ -74,11 +75,11 @@ def letter_logprobs(adapter:Adapter, # the model
                     **steering, # vector/layer/coeff/direction/positions, as for `role_vectors.steer.steering`
                    ) -> torch.Tensor:
     "Log-probabilities of the letters A-D as the next token after each prompt, over the full vocabulary: [n, 4]"
-    texts = _texts(instructions)
+    texts = texts_of(instructions)
     if not texts: raise ConfigError("No instructions to score")
     out = []
     _steered(adapter, steering)   # check the options before the first batch
-    for batch in tqdm(list(_batches(texts, batch_size)), desc="MCQ", disable=not progress, leave=False):
+    for batch in tqdm(list(chunked(texts, check_batch_size(batch_size))), desc="MCQ", disable=not progress, leave=False):
         with _steered(adapter, steering):   # per batch: `positions` are indices into this batch's prompts
             out.append(forward_letters(adapter, adapter.tokenize(batch)).cpu())
     return torch.cat(out)                                                  # [n, 4]
@@ -87,17 +88,20 @@ def letter_logprobs(adapter:Adapter, # the model
 def score_letters(items:list, # MCQ records
                   logprobs:torch.Tensor, # [n, 4] letter log-probabilities, e.g. from `letter_logprobs`
                  ) -> tuple[float, list[dict]]:
-    "Accuracy and per-item records: the answer is the letter with the highest probability"
+    "Accuracy and per-item records: the answer is the most probable letter; a tie of `k` letters with the target among them counts 1/k"
     if tuple(logprobs.shape) != (len(items), 4):
         raise ConfigError(f"expected letter log-probs of shape ({len(items)}, 4), got {tuple(logprobs.shape)}")
     nan = torch.isnan(logprobs).any(-1).tolist()
-    sel, probs = logprobs.argmax(-1).tolist(), logprobs.double().exp().tolist()
+    top = logprobs == logprobs.max(-1, keepdim=True).values               # [n, 4] the tied top letters
+    sel, probs, tops = logprobs.argmax(-1).tolist(), logprobs.double().exp().tolist(), top.tolist()
     recs = []
-    for it, s, p, bad in zip(items, sel, probs, nan):
-        selected = None if bad else LETTERS[s]
-        recs.append(dict(instruction=it["instruction"], target=it["target_score"], selected=selected,
-                         probs=dict(zip(LETTERS, p)), correct=selected == it["target_score"]))
-    acc = float("nan") if any(nan) else sum(r["correct"] for r in recs) / len(recs)
+    for it, s, p, t, bad in zip(items, sel, probs, tops, nan):
+        selected, tied = (None, None) if bad else (LETTERS[s], sum(t))
+        hit = not bad and it["target_score"] in LETTERS and t[LETTERS.index(it["target_score"])]
+        credit = 1 / tied if hit else 0.0
+        recs.append(dict(instruction=it["instruction"], target=it["target_score"], selected=selected, tied=tied,
+                         credit=credit, probs=dict(zip(LETTERS, p)), correct=selected == it["target_score"]))
+    acc = float("nan") if any(nan) else sum(r["credit"] for r in recs) / len(recs)
     return acc, recs
 
 # %% ../nbs/06_mcq.ipynb #b86b8d2a
@@ -136,22 +140,22 @@ def parse_answer(text:str, # a generated reply
 def mcq_accuracy(adapter:Adapter, # the model
                  items:list, # MCQ records {"instruction", "target_score"}
                  batch_size:int=32, # prompts per forward pass (or per generate call)
-                 mode:str="prob", # "prob": argmax of the letter probabilities; "generate": greedy generation, then `parse_answer`
+                 mode:str="prob", # "prob": the most probable letter (ties shared, see `score_letters`); "generate": greedy generation, then `parse_answer`
                  max_new_tokens:int=256, # generation length in "generate" mode
                  progress:bool=True, # show a progress bar
                  **steering, # vector/layer/coeff/direction/positions, as for `role_vectors.steer.steering`
                 ) -> tuple[float, list[dict]]:
-    "Accuracy on `items` and a record per item (instruction, target, selected, probs or response, correct)"
+    "Accuracy on `items` (the mean per-item credit) and a record per item (instruction, target, selected, probs or response, correct, credit)"
     check_items(items)
     if mode == "prob":
         return score_letters(items, letter_logprobs(adapter, items, batch_size, progress, **steering))
     if mode != "generate": raise ConfigError(f"mode must be 'prob' or 'generate', not {mode!r}")
     bad = set(steering) - _STEER_KEYS
     if bad: raise ConfigError(f"Unknown steering option(s) {sorted(bad)}; valid: {sorted(_STEER_KEYS)}")
-    outs = generate(adapter, _texts(items), max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress, **steering)
+    outs = generate(adapter, texts_of(items), max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress, **steering)
     recs = []
     for it, o in zip(items, outs):
         sel = parse_answer(o["response"])
         recs.append(dict(instruction=it["instruction"], target=it["target_score"], selected=sel,
-                         response=o["response"], correct=sel == it["target_score"]))
-    return sum(r["correct"] for r in recs) / len(recs), recs
+                         response=o["response"], correct=sel == it["target_score"], credit=float(sel == it["target_score"])))
+    return sum(r["credit"] for r in recs) / len(recs), recs

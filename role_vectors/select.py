@@ -1,4 +1,4 @@
-"""Sweep the candidate role vectors over positions, layers and coefficients on the domain's questions, reusing each layer's unchanged prefix; filter, pick the best, plot and save it.
+"""Sweep the candidate role vectors over positions, layers and coefficients on the domain's questions, reusing each layer's unchanged prefix; filter, pick the best and plot.
 
 Docs: https://role-vectors.github.io/role-vectors/select.html.md"""
 
@@ -6,32 +6,32 @@ Docs: https://role-vectors.github.io/role-vectors/select.html.md"""
 
 # %% ../nbs/07_select.ipynb #4e1ea9b3
 from __future__ import annotations
-import math, json, hashlib, contextlib
-from pathlib import Path
+import math, contextlib
+from dataclasses import dataclass
 import torch
 from torch import nn
+from fastcore.basics import chunked
 from tqdm.auto import tqdm
-from .config import ConfigError, save_json, load_json, save_torch, save_figure
+from .config import ConfigError
 from .models import Adapter, position_ids
-from .trace import Trace, StopForward
+from .trace import Trace, stop_before, replace_input, skip_blocks
+from .directions import Candidates, check_batch_size, texts_of
 from .steer import add_act, check_vector
-from .mcq import check_items, mcq_accuracy, forward_letters, score_letters, _batches, _texts
+from .mcq import check_items, mcq_accuracy, forward_letters, score_letters
 
 # %% auto #0
-__all__ = ['SCORE_KEYS', 'candidate_grid', 'naive_sweep', 'PassThrough', 'skip_blocks', 'input_of', 'block_input',
-           'suffix_letters', 'candidate_file', 'sweep', 'NoCandidateError', 'filter_candidates', 'rank_key',
-           'select_direction', 'plot_scores', 'save_selection']
+__all__ = ['SCORE_KEYS', 'candidate_grid', 'Scored', 'ScoreRow', 'SweepResult', 'ablation_accuracy', 'block_input',
+           'suffix_letters', 'sweep', 'NoCandidateError', 'filter_candidates', 'rank_key', 'select_direction',
+           'plot_scores']
 
 # %% ../nbs/07_select.ipynb #afe9dde2
-def candidate_grid(mean_diffs:torch.Tensor, # [n_pos, n_layers, d_model] candidates from `diff_in_means`
+def candidate_grid(mean_diffs, # [n_pos, n_layers, d_model] candidates from `diff_in_means`, or `Candidates`
                    positions:list|None=None, # negative post-instruction positions; None: all
                    layers:list|None=None, # block indices; None: n_layers // 2 .. n_layers - 1
                    coeffs=(1.0,), # activation-addition coefficients
                   ) -> list[tuple[int, int, float]]:
     "Every `(position, layer, coeff)` to score, checked against the shape of `mean_diffs`"
-    if not isinstance(mean_diffs, torch.Tensor) or mean_diffs.ndim != 3:
-        raise ConfigError("mean_diffs must be the [n_pos, n_layers, d_model] tensor from diff_in_means (mean_diffs.pt)")
-    n_pos, n_layers, _ = mean_diffs.shape
+    n_pos, n_layers, _ = Candidates.of(mean_diffs).shape
     positions = list(range(-n_pos, 0)) if positions is None else list(positions)
     layers = list(range(n_layers // 2, n_layers)) if layers is None else list(layers)
     coeffs = [float(a) for a in ([coeffs] if isinstance(coeffs, (int, float)) else coeffs)]
@@ -43,92 +43,58 @@ def candidate_grid(mean_diffs:torch.Tensor, # [n_pos, n_layers, d_model] candida
     if any(not math.isfinite(a) for a in coeffs): raise ConfigError(f"coefficients must be finite numbers, got {coeffs}")
     return [(p, l, a) for a in dict.fromkeys(coeffs) for p in dict.fromkeys(positions) for l in dict.fromkeys(layers)]
 
-def _vec(mean_diffs, position, layer):
-    "The candidate `r[i, l]` for a negative position"
-    return mean_diffs[mean_diffs.shape[0] + position, layer]
-
-# %% ../nbs/07_select.ipynb #acf407c8
+# %% ../nbs/07_select.ipynb #552af337
 SCORE_KEYS = ("position", "layer", "coeff", "addition_score", "ablation_score", "baseline_score")
 
-def _row(p, l, a, add, abl, base):
-    return dict(position=p, layer=l, coeff=a, addition_score=add, ablation_score=abl, baseline_score=base)
+@dataclass
+class Scored:
+    "One computed score: the unsteered baseline, or one candidate steered by addition or ablation"
+    kind:str # "baseline", "addition" or "ablation"
+    position:int|None # the candidate's negative position (None for the baseline)
+    layer:int|None # the candidate's block (None for the baseline)
+    coeff:float|None # the addition coefficient (1.0 for ablation, None for the baseline)
+    score:float # MCQ accuracy (NaN when some item has no answer)
+    records:list # per-item records from `mcq_accuracy`
 
-def _ablation(adapter, items, r, **kw):
-    "Accuracy with the direction of `r` ablated; NaN for a zero vector, which has no direction (the seed got NaN too)"
+    @property
+    def key(self) -> tuple: return (self.position, self.layer, self.coeff, self.kind)
+
+@dataclass
+class ScoreRow:
+    "One candidate's row of the sweep table"
+    position:int # negative post-instruction position
+    layer:int # block index
+    coeff:float # activation-addition coefficient
+    addition_score:float # accuracy with `coeff * r` added at block `layer`
+    ablation_score:float|None # accuracy with the direction of `r` ablated (None: not scored, or coeff != 1)
+    baseline_score:float # unsteered accuracy
+    addition_items:list|None=None # per-item records of the addition (with `keep_items`)
+    ablation_items:list|None=None # per-item records of the ablation (with `keep_items`)
+
+    def to_dict(self, items:bool=False) -> dict:
+        "The row as a dict with the `SCORE_KEYS` (and `addition_items`, `ablation_items` with `items`)"
+        d = {k: getattr(self, k) for k in SCORE_KEYS}
+        if items: d.update(addition_items=self.addition_items, ablation_items=self.ablation_items)
+        return d
+
+@dataclass
+class SweepResult:
+    "What a sweep returns: the baseline accuracy, a `ScoreRow` per candidate (grid order), the baseline's records"
+    baseline:float # unsteered accuracy
+    rows:list # [ScoreRow, ...] in the order of `candidate_grid`
+    baseline_records:list # per-item records of the baseline
+
+# %% ../nbs/07_select.ipynb #acf407c8
+def ablation_accuracy(adapter, items, r, **kw):
+    "Accuracy with the direction of `r` ablated; NaN for a zero vector, which has no direction"
     if r.norm() == 0: return score_letters(items, torch.full((len(items), 4), float("nan")))
     return mcq_accuracy(adapter, items, direction=r, **kw)
 
-def naive_sweep(adapter:Adapter, # the model
-                mean_diffs:torch.Tensor, # [n_pos, n_layers, d_model] candidates
-                items:list, # MCQ records
-                coeffs=(1.0,), # activation-addition coefficients
-                positions:list|None=None, # negative positions; None: all
-                layers:list|None=None, # None: n_layers // 2 .. n_layers - 1
-                ablation:bool=True, # also score directional ablation (for coeff == 1)
-                batch_size:int=32, # prompts per forward pass
-                mode:str="prob", # "prob" or "generate" (see `mcq_accuracy`)
-                max_new_tokens:int=256, # for mode="generate"
-                keep_items:bool=False, # add the per-item records ("addition_items", "ablation_items") to each row
-                progress:bool=True, # a progress bar over candidates
-               ) -> dict:
-    "The seed's sweep, kept as the reference: a full steered forward pass per candidate and batch"
-    cands = candidate_grid(mean_diffs, positions, layers, coeffs)
-    kw = dict(batch_size=batch_size, mode=mode, max_new_tokens=max_new_tokens, progress=False)
-    baseline, _ = mcq_accuracy(adapter, items, **kw)
-    rows = []
-    for p, l, a in tqdm(cands, desc="naive sweep", disable=not progress, leave=False):
-        r = _vec(mean_diffs, p, l)
-        add, add_items = mcq_accuracy(adapter, items, vector=r, layer=l, coeff=a, **kw)
-        abl, abl_items = _ablation(adapter, items, r, **kw) if ablation and a == 1 else (None, None)
-        rows.append(_row(p, l, a, add, abl, baseline))
-        if keep_items: rows[-1].update(addition_items=add_items, ablation_items=abl_items)
-    return dict(baseline=baseline, records=rows)
-
-# %% ../nbs/07_select.ipynb #4f598504
-class PassThrough(nn.Module):
-    "Stands in for a skipped decoder block: returns its hidden-states input unchanged"
-    def __init__(self, block:nn.Module, n_out:int=0):
-        super().__init__()
-        for k, v in vars(block).items():   # plain attributes only: attention_type, layer_idx, ...
-            if not k.startswith("_") and k != "training" and not isinstance(v, (nn.Module, torch.Tensor)): setattr(self, k, v)
-        self.n_out = n_out                # 0: the block returns a tensor; k: a tuple of k items
-
-    def forward(self, hidden_states, *args, **kwargs):
-        return hidden_states if not self.n_out else (hidden_states,) + (None,) * (self.n_out - 1)
-
-@contextlib.contextmanager
-def skip_blocks(adapter:Adapter, # the model
-                n:int, # blocks 0..n-1 are skipped
-                n_out:int=0, # what a block returns: 0 a tensor, k a tuple of k items
-               ):
-    "Inside the `with` block, blocks `0..n-1` are pass-through modules; the real ones are put back on exit"
-    blocks, orig = adapter.blocks, [adapter.blocks[i] for i in range(n)]
-    try:
-        for i, b in enumerate(orig): blocks[i] = PassThrough(b, n_out)
-        yield
-    finally:
-        for i, b in enumerate(orig): blocks[i] = b
-
-@contextlib.contextmanager
-def input_of(module:nn.Module):
-    "Keep the hidden-states input of `module` in the yielded dict's 'input' and end the forward pass before it runs"
-    box = {}
-    def hook(mod, args, kwargs):
-        box["input"] = args[0] if args else kwargs["hidden_states"]
-        raise StopForward("input_of")
-    handle = module.register_forward_pre_hook(hook, with_kwargs=True)
-    try: yield box
-    except StopForward: pass
-    finally: handle.remove()
 
 # %% ../nbs/07_select.ipynb #8ea5d472
 def _call(adapter, enc):
     adapter.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
                   position_ids=position_ids(enc["attention_mask"]), use_cache=False)
-
-def _inject(adapter, layer, h):
-    "A trace that replaces the input of block `layer` by `h`"
-    return Trace(adapter.model, adapter.block_names[layer], retain_output=False, edit_input=lambda _: h)
 
 @torch.inference_mode()
 def _n_out(adapter, enc) -> int:
@@ -143,24 +109,25 @@ def block_input(adapter:Adapter, # the model
                 layer:int, # the block whose input is wanted
                 start:int=0, # blocks before `start` are skipped ...
                 h:torch.Tensor|None=None, # ... and `h`, the input of block `start`, is injected there
-                n_out:int=0, # what a block returns (see `skip_blocks`)
+                n_out:int=0, # what a block returns (see `role_vectors.trace.skip_blocks`)
                ) -> torch.Tensor:
     "The input of block `layer` (`resid_pre[layer]`) for a batch, computed from `h` at block `start` if given: [batch, seq, d_model]"
     with contextlib.ExitStack() as st:
         if h is not None:
-            st.enter_context(skip_blocks(adapter, start, n_out)); st.enter_context(_inject(adapter, start, h))
-        box = st.enter_context(input_of(adapter.blocks[layer]))
+            st.enter_context(skip_blocks(adapter.blocks, start, n_out))
+            st.enter_context(replace_input(adapter.model, adapter.block_names[start], h))
+        box = st.enter_context(stop_before(adapter.model, adapter.block_names[layer]))
         _call(adapter, enc)
-    return box["input"]
+    return box.input
 
 def suffix_letters(adapter:Adapter, # the model
                    enc, # a tokenized batch
                    layer:int, # the first block that runs
                    h:torch.Tensor, # the input of block `layer`: [batch, seq, d_model]
-                   n_out:int=0, # what a block returns (see `skip_blocks`)
+                   n_out:int=0, # what a block returns (see `role_vectors.trace.skip_blocks`)
                   ) -> torch.Tensor:
     "Letter log-probs [batch, 4] of the pass that starts at block `layer` with input `h` (blocks before it skipped)"
-    with skip_blocks(adapter, layer, n_out), _inject(adapter, layer, h):
+    with skip_blocks(adapter.blocks, layer, n_out), replace_input(adapter.model, adapter.block_names[layer], h):
         return forward_letters(adapter, enc)
 
 # %% ../nbs/07_select.ipynb #83b44c6e
@@ -168,18 +135,19 @@ def _scaled(adapter, vector, coeff):
     "`coeff * vector` cast to the model's dtype the way `add_vector` does it"
     return (float(coeff) * check_vector(adapter, vector).double()).to(dtype=adapter.dtype, device=adapter.device)
 
-def _score_naive(adapter, mean_diffs, items, add, abl, batch_size=32, progress=True, mode="prob", max_new_tokens=256):
-    "Score candidates the seed's way: a full steered pass per candidate and batch"
+def _score_naive(adapter, cands:Candidates, items, add, abl, batch_size=32, progress=True, mode="prob", max_new_tokens=256):
+    "Score candidates the original code's way: a full steered pass per candidate and batch"
     kw = dict(batch_size=batch_size, mode=mode, max_new_tokens=max_new_tokens, progress=False)
     jobs = [(c, "addition") for c in add] + [(c, "ablation") for c in abl]
     for (p, l, a), kind in tqdm(jobs, desc="candidates", disable=not progress, leave=False):
-        r = _vec(mean_diffs, p, l)
-        yield (p, l, a), kind, *(mcq_accuracy(adapter, items, vector=r, layer=l, coeff=a, **kw) if kind == "addition"
-                                 else _ablation(adapter, items, r, **kw))
+        r = cands.vector(p, l)
+        score, recs = (mcq_accuracy(adapter, items, vector=r, layer=l, coeff=a, **kw) if kind == "addition"
+                       else ablation_accuracy(adapter, items, r, **kw))
+        yield Scored(kind, p, l, a, score, recs)
 
-def _score_fast(adapter, mean_diffs, items, add, abl, batch_size=32, progress=True, mode="prob", max_new_tokens=256):
+def _score_fast(adapter, cands:Candidates, items, add, abl, batch_size=32, progress=True, mode="prob", max_new_tokens=256):
     "Score candidates with prefix reuse for addition (mode 'prob'); ablation as full passes"
-    encs = [adapter.tokenize(b) for b in _batches(_texts(items), batch_size)]
+    encs = [adapter.tokenize(b) for b in chunked(texts_of(items), check_batch_size(batch_size))]
     n_out = _n_out(adapter, encs[0])
     by_layer = {}
     for c in add: by_layer.setdefault(c[1], []).append(c)
@@ -193,108 +161,67 @@ def _score_fast(adapter, mean_diffs, items, add, abl, batch_size=32, progress=Tr
                 else:
                     for b, e in enumerate(encs): cache[b] = block_input(adapter, e, l, at, cache[b], n_out)
                 at = l
-                for c in by_layer[l]:
-                    cv = _scaled(adapter, _vec(mean_diffs, c[0], l), c[2])
+                for p, _, a in by_layer[l]:
+                    cv = _scaled(adapter, cands.vector(p, l), a)
                     lp = torch.cat([suffix_letters(adapter, e, l, add_act(h, cv), n_out).cpu() for e, h in zip(encs, cache)])
-                    bar.update(); yield c, "addition", *score_letters(items, lp)
-            for c in abl_at.get(l, []):
+                    bar.update(); yield Scored("addition", p, l, a, *score_letters(items, lp))
+            for p, _, a in abl_at.get(l, []):
                 bar.update()
-                yield c, "ablation", *_ablation(adapter, items, _vec(mean_diffs, c[0], l), batch_size=batch_size, progress=False)
-
-# %% ../nbs/07_select.ipynb #f60b4797
-def _items_sha(items) -> str:
-    "A fingerprint of the questions and their targets"
-    s = json.dumps([[it["instruction"], it["target_score"]] for it in items], ensure_ascii=False)
-    return hashlib.sha256(s.encode()).hexdigest()[:16]
-
-def candidate_file(folder, # a coefficient's select_direction folder
-                   position:int, layer:int, kind:str, # kind: "addition" or "ablation"
-                  ) -> Path:
-    "`<folder>/<pos>/<layer>/results_<kind>_<pos>_<layer>.json` (the seed's layout)"
-    return Path(folder)/str(position)/str(layer)/f"results_{kind}_{position}_{layer}.json"
-
-def _coeff_dirs(out_dir, coeffs:list) -> dict:
-    "{coeff: folder} from one folder (one coefficient), a dict {coeff: folder}, or a function coeff -> folder"
-    if out_dir is None: return {}
-    if callable(out_dir): return {a: Path(out_dir(a)) for a in coeffs}
-    if isinstance(out_dir, dict):
-        d = {float(k): v for k, v in out_dir.items()}
-        missing = [a for a in coeffs if a not in d]
-        if missing: raise ConfigError(f"out_dir has no folder for coefficient(s) {missing}: give one per coefficient")
-        return {a: Path(d[a]) for a in coeffs}
-    if len(coeffs) > 1:
-        raise ConfigError("one out_dir for several coefficients would mix their results: pass a dict {coeff: folder} "
-                          "or a function, e.g. out_dir=lambda a: select_dir(cfg, test, a)")
-    return {coeffs[0]: Path(out_dir)}
-
-def _load_done(path:Path, expect:dict):
-    "The saved result at `path` if there is one, checked against what this sweep computes"
-    if not path.is_file(): return None
-    d = load_json(path)
-    for k, v in expect.items():
-        got = d.get(k) if isinstance(d, dict) else None
-        same = got is not None and (math.isclose(got, v, rel_tol=1e-6) if k == "vector_norm" else got == v)
-        if not same:
-            raise ConfigError(f"{path} was computed with another {k} ({got!r}, this sweep: {v!r}): the items, the mode "
-                              "or the candidate vectors changed. Delete that folder's results (or sweep into another "
-                              "out_dir) to recompute them.")
-    return d
+                yield Scored("ablation", p, l, a, *ablation_accuracy(adapter, items, cands.vector(p, l), batch_size=batch_size, progress=False))
 
 # %% ../nbs/07_select.ipynb #35856dba
+def _kinds(a:float, ablation:bool) -> list:
+    "What is scored for a candidate with coefficient `a`"
+    return ["addition"] + (["ablation"] if ablation and a == 1 else [])
+
 def sweep(adapter:Adapter, # the model
-          mean_diffs:torch.Tensor, # [n_pos, n_layers, d_model] candidates from `diff_in_means`
+          mean_diffs, # [n_pos, n_layers, d_model] candidates from `diff_in_means`, or `Candidates`
           items:list, # MCQ records (D_test)
           coeffs=(1.0,), # activation-addition coefficients
           positions:list|None=None, # negative positions; None: all
           layers:list|None=None, # None: n_layers // 2 .. n_layers - 1
           ablation:bool=True, # also score directional ablation (for coeff == 1)
           batch_size:int=32, # prompts per forward pass
-          out_dir=None, # None; a coefficient's select_dir; or {coeff: dir} / coeff -> dir: save and resume there
-          fast:bool=True, # reuse the unchanged prefix (mode "prob"); False: the seed's full passes
+          fast:bool=True, # reuse the unchanged prefix (mode "prob"); False: the original code's full passes
           progress:bool=True, # progress bars
           mode:str="prob", # "prob" or "generate" (see `mcq_accuracy`)
           max_new_tokens:int=256, # for mode="generate"
-          keep_items:bool=False, # add the per-item records ("addition_items", "ablation_items") to each row
-         ) -> dict:
-    "MCQ accuracy of every candidate, steered by addition (and ablation): `dict(baseline=float, records=[row, ...])`"
+          keep_items:bool=False, # keep the per-item records in each row (`addition_items`, `ablation_items`)
+          done:dict|None=None, # {(position, layer, coeff, kind): Scored} already computed: not scored again
+          baseline:Scored|None=None, # the baseline's `Scored`, if already computed
+          on_score=None, # called with every newly computed `Scored` (the baseline first), e.g. to save it
+         ) -> SweepResult:
+    "MCQ accuracy of the unsteered model and of every candidate, steered by addition (and ablation)"
     check_items(items)
-    cands = candidate_grid(mean_diffs, positions, layers, coeffs)
-    if tuple(mean_diffs.shape[1:]) != (adapter.n_layers, adapter.d_model):
-        raise ConfigError(f"mean_diffs has shape {tuple(mean_diffs.shape)} but the model has {adapter.n_layers} blocks "
+    cands = Candidates.of(mean_diffs)
+    grid = candidate_grid(cands, positions, layers, coeffs)
+    if cands.shape[1:] != (adapter.n_layers, adapter.d_model):
+        raise ConfigError(f"mean_diffs has shape {cands.shape} but the model has {adapter.n_layers} blocks "
                           f"and d_model {adapter.d_model}: were the candidates computed on another model?")
     if mode not in ("prob", "generate"): raise ConfigError(f"mode must be 'prob' or 'generate', not {mode!r}")
-    dirs = _coeff_dirs(out_dir, list(dict.fromkeys(a for _, _, a in cands)))
-    expect = dict(items_sha=_items_sha(items), n_items=len(items), mode=mode)
-    norm = lambda p, l: _vec(mean_diffs, p, l).norm().item()
-    # the baseline: from any coefficient's folder, else computed; then saved where it is missing
-    base = next((b for b in (_load_done(d/"results_baseline.json", expect) for d in dirs.values()) if b), None)
-    if base is None:
-        score, recs = mcq_accuracy(adapter, items, batch_size, mode, max_new_tokens, progress=False)
-        base = dict(kind="baseline", score=score, **expect, records=recs)
-    for d in dirs.values():
-        if not (d/"results_baseline.json").is_file(): save_json(base, d/"results_baseline.json")
-    # the candidates already done, then the rest
-    kinds = lambda a: ["addition"] + (["ablation"] if ablation and a == 1 else [])
-    done = {}
-    for p, l, a in cands:
-        for k in kinds(a):
-            if dirs and (r := _load_done(candidate_file(dirs[a], p, l, k), {**expect, "vector_norm": norm(p, l)})):
-                done[(p, l, a, k)] = r
-    add = [c for c in cands if (*c, "addition") not in done]
-    abl = [c for c in cands if "ablation" in kinds(c[2]) and (*c, "ablation") not in done]
+    check_batch_size(batch_size)
+    done, emit = dict(done or {}), on_score or (lambda s: None)
+    if (bad := [k for k, v in done.items() if not isinstance(v, Scored)]):
+        raise ConfigError(f"done must map (position, layer, coeff, kind) to Scored results; {bad[:3]} do not")
+    if baseline is None:
+        baseline = Scored("baseline", None, None, None, *mcq_accuracy(adapter, items, batch_size, mode, max_new_tokens, progress=False))
+        emit(baseline)
+    elif not isinstance(baseline, Scored) or baseline.kind != "baseline":
+        raise ConfigError(f"baseline must be a Scored of kind 'baseline' (as on_score received it), got {baseline!r:.80}")
+    add = [c for c in grid if (*c, "addition") not in done]
+    abl = [c for c in grid if "ablation" in _kinds(c[2], ablation) and (*c, "ablation") not in done]
     if add or abl:
         scorer = _score_fast if fast and mode == "prob" else _score_naive
-        for (p, l, a), k, score, recs in scorer(adapter, mean_diffs, items, add, abl, batch_size=batch_size,
-                                                progress=progress, mode=mode, max_new_tokens=max_new_tokens):
-            r = dict(kind=k, position=p, layer=l, coeff=a, score=score, **expect, vector_norm=norm(p, l), records=recs)
-            if dirs: save_json(r, candidate_file(dirs[a], p, l, k))
-            done[(p, l, a, k)] = r
+        for s in scorer(adapter, cands, items, add, abl, batch_size=batch_size, progress=progress, mode=mode,
+                        max_new_tokens=max_new_tokens):
+            done[s.key] = s; emit(s)
     rows = []
-    for p, l, a in cands:
-        ad, ab = done[(p, l, a, "addition")], done.get((p, l, a, "ablation"))
-        rows.append(_row(p, l, a, ad["score"], ab and ab["score"], base["score"]))
-        if keep_items: rows[-1].update(addition_items=ad["records"], ablation_items=ab and ab["records"])
-    return dict(baseline=base["score"], records=rows)
+    for p, l, a in grid:
+        ad = done[(p, l, a, "addition")]
+        ab = done[(p, l, a, "ablation")] if "ablation" in _kinds(a, ablation) else None
+        rows.append(ScoreRow(p, l, a, ad.score, ab.score if ab else None, baseline.score,
+                             *((ad.records, ab.records if ab else None) if keep_items else (None, None))))
+    return SweepResult(baseline.score, rows, baseline.records)
 
 # %% ../nbs/07_select.ipynb #a60fe4cb
 class NoCandidateError(ConfigError):
@@ -307,62 +234,62 @@ def _layer_limit(n_layers, prune_layer_percentage):
         raise ConfigError(f"prune_layer_percentage must be in [0, 1], got {prune_layer_percentage}")
     return int(n_layers * (1 - prune_layer_percentage))
 
-def filter_candidates(records:list, # sweep rows
+def filter_candidates(rows:list, # sweep rows (`ScoreRow`)
                       baseline:float, # unsteered accuracy
                       n_layers:int, # blocks in the model
                       prune_layer_percentage:float=0.2, # drop layers l >= int(n_layers * (1 - this))
                       drop_nan:bool=True, # drop rows with a NaN score
                       drop_below_baseline:bool=True, # drop rows whose addition score is below the baseline
                      ) -> tuple[list, list]:
-    "The seed's rules: `(kept, rejected)`; each rejected row gets the `reason` that removed it"
+    "The original code's rules: `(kept, rejected)`, the kept rows and a `(row, reason)` pair per rejected row"
     limit = _layer_limit(n_layers, prune_layer_percentage)
     kept, rejected = [], []
-    for r in records:
-        if drop_nan and (_isnan(r["addition_score"]) or _isnan(r.get("ablation_score"))): why = "nan"
-        elif r["layer"] >= limit: why = "pruned_layer"
-        elif drop_below_baseline and r["addition_score"] < baseline: why = "below_baseline"
+    for r in rows:
+        if drop_nan and (_isnan(r.addition_score) or _isnan(r.ablation_score)): why = "nan"
+        elif r.layer >= limit: why = "pruned_layer"
+        elif drop_below_baseline and r.addition_score < baseline: why = "below_baseline"
         else: why = None
-        if why: rejected.append({**r, "reason": why})
+        if why: rejected.append((r, why))
         else: kept.append(r)
     return kept, rejected
 
 # %% ../nbs/07_select.ipynb #a766fea4
-def rank_key(r:dict) -> tuple:
+def rank_key(r:ScoreRow) -> tuple:
     "Sort key, best first: highest addition score, then earlier layer, later position, smaller coefficient"
-    s = r["addition_score"]
-    return (math.inf if s is None or _isnan(s) else -s, r["layer"], -r["position"], r["coeff"])
+    s = r.addition_score
+    return (math.inf if s is None or _isnan(s) else -s, r.layer, -r.position, r.coeff)
 
-def _desc(r): return f"position {r['position']}, layer {r['layer']}, coeff {r['coeff']:g} (addition score {r['addition_score']:.4f})"
+def _desc(r): return f"position {r.position}, layer {r.layer}, coeff {r.coeff:g} (addition score {r.addition_score:.4f})"
 
-def _no_candidate_message(records, rejected, baseline, n_layers, prune_layer_percentage):
-    if not records: return "The sweep produced no candidates to select from: sweep at least one position, layer and coefficient."
+def _no_candidate_message(rows, rejected, baseline, n_layers, prune_layer_percentage):
+    if not rows: return "The sweep produced no candidates to select from: sweep at least one position, layer and coefficient."
     why = {"nan": "have a NaN score",
            "pruned_layer": f"are in the last {prune_layer_percentage:.0%} of layers (layer >= {_layer_limit(n_layers, prune_layer_percentage)} of {n_layers})",
            "below_baseline": f"score below the baseline {baseline:.4f}"}
-    counts = [f"{n} {why[k]}" for k in why if (n := sum(r["reason"] == k for r in rejected))]
-    best = min(rejected, key=rank_key)
-    return (f"No candidate passed the filters: of {len(records)} candidates, {', '.join(counts)}. The best rejected is "
-            f"{_desc(best)}, removed because it {why[best['reason']].replace('are in', 'is in').replace('have', 'has')}. "
+    counts = [f"{n} {why[k]}" for k in why if (n := sum(reason == k for _, reason in rejected))]
+    best, reason = min(rejected, key=lambda rr: rank_key(rr[0]))
+    return (f"No candidate passed the filters: of {len(rows)} candidates, {', '.join(counts)}. The best rejected is "
+            f"{_desc(best)}, removed because it {why[reason].replace('are in', 'is in').replace('have', 'has')}. "
             "Relax a rule (prune_layer_percentage=0, drop_below_baseline=False, drop_nan=False), sweep more "
             "positions, layers or coefficients, or score on more questions.")
 
-def select_direction(records:list, # sweep rows
+def select_direction(rows:list, # sweep rows (`ScoreRow`)
                      baseline:float, # unsteered accuracy
                      n_layers:int, # blocks in the model
                      **filter_kw, # prune_layer_percentage, drop_nan, drop_below_baseline (see `filter_candidates`)
-                    ) -> dict:
-    "The best candidate that passes the filters: `dict(position, layer, coeff, addition_score, ablation_score, baseline_score)`"
-    kept, rejected = filter_candidates(records, baseline, n_layers, **filter_kw)
+                    ) -> ScoreRow:
+    "The best row that passes the filters (`rank_key`); `NoCandidateError` when none does"
+    kept, rejected = filter_candidates(rows, baseline, n_layers, **filter_kw)
     if not kept:
-        raise NoCandidateError(_no_candidate_message(records, rejected, baseline, n_layers,
+        raise NoCandidateError(_no_candidate_message(rows, rejected, baseline, n_layers,
                                                      filter_kw.get("prune_layer_percentage", 0.2)))
-    return {k: min(kept, key=rank_key)[k] for k in SCORE_KEYS}
+    return min(kept, key=rank_key)
 
 # %% ../nbs/07_select.ipynb #5651e03d
-def plot_scores(records:list, # sweep rows
+def plot_scores(rows:list, # sweep rows (`ScoreRow`)
                 baseline:float, # unsteered accuracy
                 kind:str="addition", # "addition" or "ablation"
-                selected:dict|None=None, # the chosen row (position, layer, coeff), starred
+                selected:ScoreRow|None=None, # the chosen row (its position, layer, coeff), starred
                 title:str|None=None, # default: "<kind> accuracy by layer"
                ):
     "Accuracy per layer, one line per position, baseline dashed, the selected candidate marked; returns the Figure"
@@ -370,40 +297,19 @@ def plot_scores(records:list, # sweep rows
     from matplotlib.ticker import MaxNLocator
     if kind not in ("addition", "ablation"): raise ConfigError(f"kind must be 'addition' or 'ablation', not {kind!r}")
     key = f"{kind}_score"
-    rows = [r for r in records if r.get(key) is not None]
-    several = len({r["coeff"] for r in rows}) > 1
+    rows = [r for r in rows if getattr(r, key) is not None]
+    several = len({r.coeff for r in rows}) > 1
     fig, ax = plt.subplots(figsize=(7, 4))
-    for p, a in sorted({(r["position"], r["coeff"]) for r in rows}):
-        pts = sorted((r["layer"], r[key]) for r in rows if (r["position"], r["coeff"]) == (p, a))
+    for p, a in sorted({(r.position, r.coeff) for r in rows}):
+        pts = sorted((r.layer, getattr(r, key)) for r in rows if (r.position, r.coeff) == (p, a))
         ax.plot([x for x, _ in pts], [y for _, y in pts], marker=".", label=f"pos {p}" + (f", coeff {a:g}" if several else ""))
     ax.axhline(baseline, ls="--", color="k", lw=1, label=f"baseline {baseline:.3f}")
     if selected is not None:
-        hit = [r for r in rows if (r["position"], r["layer"], r["coeff"]) == (selected["position"], selected["layer"], selected["coeff"])]
-        if hit: ax.scatter([hit[0]["layer"]], [hit[0][key]], marker="*", s=250, color="red", zorder=5,
-                           label=f"selected: pos {selected['position']}, layer {selected['layer']}")
+        hit = [r for r in rows if (r.position, r.layer, r.coeff) == (selected.position, selected.layer, selected.coeff)]
+        if hit: ax.scatter([hit[0].layer], [getattr(hit[0], key)], marker="*", s=250, color="red", zorder=5,
+                           label=f"selected: pos {selected.position}, layer {selected.layer}")
     if not rows: ax.text(0.5, 0.5, f"no {kind} scores", ha="center", va="center", transform=ax.transAxes)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("layer"); ax.set_ylabel("accuracy"); ax.set_title(title or f"{kind} accuracy by layer")
     ax.legend(fontsize=7, ncol=2); fig.tight_layout(); plt.close(fig)
     return fig
-
-# %% ../nbs/07_select.ipynb #235c3353
-def save_selection(mean_diffs:torch.Tensor, # [n_pos, n_layers, d_model] candidates
-                   choice:dict, # from `select_direction`
-                   records:list, # every sweep row
-                   kept:list, # the rows that passed the filters
-                   out_dir_coeff, # the coefficient's folder, `coeff_dir(cfg, test, coeff)`
-                   meta:dict|None=None, # added to the metadata: model, role, test, n_train, n_test, ...
-                  ) -> dict:
-    "Write the evaluations, plots, `direction.pt` and `direction_metadata.json`; returns their paths"
-    d = Path(out_dir_coeff); s = d/"select_direction"
-    base = choice["baseline_score"]
-    paths = dict(evaluations=save_json(sorted(records, key=rank_key), s/"direction_evaluations.json"),
-                 filtered=save_json(sorted(kept, key=rank_key), s/"direction_evaluations_filtered.json"),
-                 actadd_plot=save_figure(plot_scores(records, base, "addition", choice), s/"actadd_scores_performance.png"),
-                 ablate_plot=save_figure(plot_scores(records, base, "ablation", choice), s/"ablate_scores_performance.png"),
-                 direction=save_torch(_vec(mean_diffs, choice["position"], choice["layer"]).detach().cpu().clone(), d/"direction.pt"))
-    md = {"pos": choice["position"], "layer": choice["layer"], "coeff": choice["coeff"], "addition_score": choice["addition_score"],
-          "ablation_score": choice["ablation_score"], "baseline_score": base, **(meta or {})}
-    paths["metadata"] = save_json(md, d/"direction_metadata.json")
-    return paths

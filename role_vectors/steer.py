@@ -11,13 +11,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 from .config import ConfigError
-from .models import Adapter, get_submodule
-from .trace import Trace, TraceDict, hidden_of, replace_hidden
+from .models import Adapter, FAMILIES, Family
+from .trace import Trace, TraceDict, hidden_of, replace_hidden, get_module, at_prompt_positions
 
 # %% auto #0
-__all__ = ['BAKE_FAMILIES', 'EMBED_FAMILIES', 'ABLATION_FAMILIES', 'add_act', 'ablate_act', 'check_layer', 'check_vector',
-           'add_vector', 'unit_direction', 'ablate_direction', 'steering', 'generate', 'bake_method',
-           'untie_embeddings', 'as_llama', 'bake', 'bake_ablation']
+__all__ = ['add_act', 'ablate_act', 'check_layer', 'check_vector', 'add_vector', 'unit_direction', 'ablate_direction', 'steering',
+           'generate', 'bake_method', 'untie_embeddings', 'as_llama', 'bake', 'bake_ablation']
 
 # %% ../nbs/05_steer.ipynb #d8239b21
 def add_act(act:torch.Tensor, # [..., d_model] activations
@@ -74,21 +73,6 @@ def _check_positions(positions):
         raise ConfigError(f"positions must be None (every position) or a non-empty list of token indices, got {positions!r}")
     return list(positions)
 
-def _prompt_positions_edit(cv:torch.Tensor, positions:list):
-    "An edit that adds `cv` at `positions` of the prompt pass (and of re-runs of the prompt without KV cache)"
-    state = {}
-    def edit(h):  # h: [batch, pos, d_model]
-        n = h.shape[1]
-        if not state:
-            bad = [p for p in positions if not -n <= p < n]
-            if bad: raise ConfigError(f"positions {bad} are outside the prompt of {n} tokens (valid: {-n}..{n - 1})")
-            state.update(n=n, idx=sorted({p % n for p in positions}))
-        elif n < max(state["n"], 2): return h   # a decode step with KV cache: not the prompt
-        mask = torch.zeros(n, 1, dtype=h.dtype, device=h.device)
-        mask[state["idx"]] = 1
-        return h + mask * cv.to(dtype=h.dtype, device=h.device)
-    return edit
-
 @contextlib.contextmanager
 def add_vector(adapter:Adapter, # the model to steer
                vector, # [d_model] vector to add
@@ -102,7 +86,8 @@ def add_vector(adapter:Adapter, # the model to steer
     positions = _check_positions(positions)
     dev = next(adapter.blocks[layer].parameters()).device   # the block's own device (models may span several)
     cv = (float(coeff) * v.double()).to(dtype=adapter.dtype, device=dev)  # [d_model], cast once
-    edit = (lambda h: add_act(h, cv)) if positions is None else _prompt_positions_edit(cv, positions)
+    add = lambda h: add_act(h, cv)   # [batch, pos, d_model]
+    edit = add if positions is None else at_prompt_positions(add, positions)   # a new one per `with`: it keeps state
     with Trace(adapter.model, adapter.block_names[layer], retain_output=False, edit_input=edit) as t:
         yield t
 
@@ -189,49 +174,37 @@ def generate(adapter:Adapter, # the model
     return out
 
 # %% ../nbs/05_steer.ipynb #5c27a8bc
-BAKE_FAMILIES = {"llama": "bias", "gpt2": "bias", "qwen2": "as_llama", "mistral": "as_llama"}  # how layer >= 1 is baked
-EMBED_FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "gpt2")
-_MLP_BIAS = {   # model_type -> (config flag or None, MLP projections the flag adds biases to, the one that writes)
-    "llama": ("mlp_bias", ("gate_proj", "up_proj", "down_proj"), "down_proj"),
-    "gpt2": (None, ("c_fc", "c_proj"), "c_proj"),
-}
-_NO_MLP_BIAS = ("has no MLP bias option, and a bias on the attention output (attention_bias) would enter before "
-                "the MLP of the same block, which is not activation addition at the next block's input")
-_WHY_NOT = {
-    "qwen3": "Qwen 3 " + _NO_MLP_BIAS,
-    "gemma": "Gemma " + _NO_MLP_BIAS,
-    "gemma2": "Gemma 2 normalises each MLP and attention output (post-norms) before adding it to the residual stream, "
-              "so no bias reproduces activation addition",
-    "gemma3_text": "Gemma 3 normalises each MLP and attention output (post-norms) before adding it to the residual "
-                   "stream, so no bias reproduces activation addition",
-    "phi3": "Phi-3's projections (fused qkv_proj/gate_up_proj, o_proj, down_proj) have no bias option",
-}
+def _families(pred) -> str: return ", ".join(k for k, f in FAMILIES.items() if pred(f))
 
 def _supported_bakes() -> str:
-    return (f"any layer for {', '.join(BAKE_FAMILIES)} (Qwen 2 and Mistral without sliding windows), "
-            f"layer 0 only for {', '.join(f for f in EMBED_FAMILIES if f not in BAKE_FAMILIES)}")
+    return (f"any layer for {_families(lambda f: f.bake)} ({_families(lambda f: f.bake == 'as_llama').replace(', ', ' and ')} "
+            f"without sliding windows), layer 0 only for {_families(lambda f: f.embed_bake and not f.bake)}")
 
 def bake_method(adapter:Adapter, layer:int) -> str:
     "How `bake` puts a vector at `layer` into the weights: 'embedding', 'bias' or 'as_llama'; `ConfigError` if it cannot"
     check_layer(adapter, layer)
-    mt = adapter.model_type
-    if adapter.family.get("blocks") not in ("model.layers", "transformer.h") or mt not in EMBED_FAMILIES:
+    fam, mt = adapter.family, adapter.model_type
+    if not fam.embed_bake:
         raise ConfigError(f"bake does not know where to put a vector in a {mt!r} model; it supports "
                           f"{_supported_bakes()}. Use the hooks instead: `with add_vector(adapter, vector, layer): ...`")
     if layer == 0: return "embedding"
-    if mt not in BAKE_FAMILIES:
-        raise ConfigError(f"cannot bake a vector at layer {layer} into a {mt!r} model: {_WHY_NOT[mt]}. bake supports "
+    if fam.bake is None:
+        why = fam.why_not_bake or "its family row says nothing about how to bake a vector at layer >= 1"
+        raise ConfigError(f"cannot bake a vector at layer {layer} into a {mt!r} model: {why}. bake supports "
                           f"{_supported_bakes()}. Use the hooks instead: `with add_vector(adapter, vector, {layer}): ...`")
-    if BAKE_FAMILIES[mt] == "as_llama": _check_llama_like(adapter.model.config)
-    return BAKE_FAMILIES[mt]
+    if fam.bake == "as_llama": _check_llama_like(adapter.model.config)
+    return fam.bake
+
+def _uses_sliding_window(cfg) -> bool:
+    "Whether a config has sliding-window attention in some layer"
+    types = getattr(cfg, "layer_types", None)
+    if types: return "sliding_attention" in types
+    if getattr(cfg, "use_sliding_window", None) is not None: return bool(cfg.use_sliding_window)
+    return getattr(cfg, "sliding_window", None) is not None
 
 def _check_llama_like(cfg):
-    "A Qwen 2 or Mistral config is a Llama's unless it uses sliding windows"
-    if cfg.model_type == "qwen2":
-        types = getattr(cfg, "layer_types", None)
-        sliding = "sliding_attention" in types if types else bool(getattr(cfg, "use_sliding_window", False))
-    else: sliding = getattr(cfg, "sliding_window", None) is not None
-    if sliding:
+    "A model with `bake='as_llama'` is a Llama unless it uses sliding windows"
+    if _uses_sliding_window(cfg):
         raise ConfigError(f"this {cfg.model_type} model uses sliding-window attention, which a Llama cannot express, "
                           "so bake can only put a vector at layer 0 (the embedding). Use the hooks instead: "
                           "`with add_vector(adapter, vector, layer): ...`")
@@ -256,20 +229,22 @@ def _zero_bias(lin:nn.Module):
         w = lin.weight
         lin.bias = nn.Parameter(torch.zeros(w.shape[0], dtype=w.dtype, device=w.device), requires_grad=False)
 
-def _new_adapter(adapter:Adapter, model) -> Adapter:
-    return Adapter.from_model(model.eval().requires_grad_(False), adapter.tokenizer, family=adapter.family,
+def _new_adapter(adapter:Adapter, model, family:Family|None=None) -> Adapter:
+    return Adapter.from_model(model.eval().requires_grad_(False), adapter.tokenizer, family=family or adapter.family,
                               chat_template=adapter.chat_template, system=adapter.system)
 
 def as_llama(model:nn.Module) -> nn.Module:
-    "A Qwen 2 or Mistral model without sliding windows rebuilt as the `LlamaForCausalLM` it is (same weights)"
+    "A model whose row has `bake='as_llama'` (Qwen 2, Mistral) without sliding windows, rebuilt as the `LlamaForCausalLM` it is (same weights)"
     from transformers import AutoModelForCausalLM, LlamaConfig
     src = model.config
-    if src.model_type not in ("qwen2", "mistral"): raise ConfigError(f"as_llama converts qwen2 and mistral, not {src.model_type!r}")
+    fam = FAMILIES.get(src.model_type)
+    if fam is None or fam.bake != "as_llama":
+        raise ConfigError(f"as_llama converts {_families(lambda f: f.bake == 'as_llama')}, not {src.model_type!r}")
     _check_llama_like(src)
     try: names = {f.name for f in dataclasses.fields(LlamaConfig)}       # transformers 5: a dataclass
     except TypeError: names = set(inspect.signature(LlamaConfig.__init__).parameters)
     cfg = LlamaConfig(**{**{k: v for k, v in src.to_dict().items() if k in names and k != "architectures"},
-                         "attention_bias": src.model_type == "qwen2", "mlp_bias": False, "pretraining_tp": 1})
+                         "attention_bias": False, "mlp_bias": False, "pretraining_tp": 1, **fam.llama_kwargs})
     p = next(model.parameters())
     try: from transformers.initialization import no_init_weights   # the weights are all copied below
     except ImportError:
@@ -290,9 +265,9 @@ def as_llama(model:nn.Module) -> nn.Module:
     return new
 
 # %% ../nbs/05_steer.ipynb #1a1e7925
-def _embedding_bake(model, cv):
+def _embedding_bake(fam:Family, model, cv):
     "Add `cv` to block 0's input at every position through the embedding rows"
-    if model.config.model_type == "gpt2": emb = model.transformer.wpe   # every position reads one wpe row; wte is tied
+    if fam.pos_embed: emb = get_module(model, fam.pos_embed)   # every position reads one row (GPT-2: wte is tied, wpe is not)
     else:
         untie_embeddings(model)
         emb = model.get_input_embeddings()
@@ -300,14 +275,14 @@ def _embedding_bake(model, cv):
     scale = 1.0 if scale is None else float(torch.as_tensor(scale).to(emb.weight.dtype))
     emb.weight += (cv / scale).to(emb.weight.dtype)
 
-def _bias_bake(adapter, model, layer, cv):
-    "Put `cv` in the bias of block `layer - 1`'s MLP down projection (the block's last write to the stream)"
-    flag, projs, writer = _MLP_BIAS[model.config.model_type]
+def _bias_bake(adapter, fam:Family, model, layer, cv):
+    "Put `cv` in the bias of block `layer - 1`'s MLP output projection (the block's last write to the stream)"
+    flag, projs = fam.mlp_bias
     if flag is not None and not getattr(model.config, flag):
         setattr(model.config, flag, True)   # from_pretrained then builds (and loads) these biases
         for b in adapter.block_names:
-            for p in projs: _zero_bias(get_submodule(model, f"{b}.{adapter.family['mlp']}.{p}"))
-    lin = get_submodule(model, f"{adapter.block_names[layer - 1]}.{adapter.family['mlp']}.{writer}")
+            for p in projs: _zero_bias(get_module(model, f"{b}.{fam.mlp}.{p}"))
+    lin = get_module(model, f"{adapter.block_names[layer - 1]}.{fam.mlp}.{fam.writers[1]}")
     lin.bias += cv.to(lin.bias.dtype)
 
 @torch.no_grad()
@@ -320,19 +295,16 @@ def bake(adapter:Adapter, # the model (not changed)
     layer = check_layer(adapter, layer)
     v = check_vector(adapter, vector)
     how = bake_method(adapter, layer)
-    model = as_llama(adapter.model) if how == "as_llama" else copy.deepcopy(adapter.model)
+    fam = adapter.family
+    if how == "as_llama":   # now a Llama (its row's bake facts), in the same chat format
+        model, fam = as_llama(adapter.model), dataclasses.replace(FAMILIES["llama"], fallback_template=fam.fallback_template)
+    else: model = copy.deepcopy(adapter.model)
     cv = (float(coeff) * v.double()).to(next(model.parameters()).device)   # float64 until it meets a weight
-    if how == "embedding": _embedding_bake(model, cv)
-    else: _bias_bake(adapter, model, layer, cv)
-    return _new_adapter(adapter, model)
+    if how == "embedding": _embedding_bake(fam, model, cv)
+    else: _bias_bake(adapter, fam, model, layer, cv)
+    return _new_adapter(adapter, model, fam)
 
 # %% ../nbs/05_steer.ipynb #a1904db7
-ABLATION_FAMILIES = {   # model_type -> (attention output projection, MLP output projection)
-    "llama": ("o_proj", "down_proj"), "mistral": ("o_proj", "down_proj"), "qwen2": ("o_proj", "down_proj"),
-    "qwen3": ("o_proj", "down_proj"), "gemma": ("o_proj", "down_proj"), "phi3": ("o_proj", "down_proj"),
-    "gpt2": ("c_proj", "c_proj"),
-}
-
 def _orthogonalize(mod:nn.Module, d:torch.Tensor, rows:bool):
     "Remove `d` from what `mod` writes: `rows=True` when `d_model` is the last weight dim (embeddings, Conv1D)"
     w = mod.weight.float() if mod.weight.dtype != torch.float64 else mod.weight
@@ -348,19 +320,19 @@ def bake_ablation(adapter:Adapter, # the model (not changed)
                  ) -> Adapter:
     "A copy of the model whose weights never write `direction` into the residual stream (weight orthogonalisation)"
     d = unit_direction(adapter, direction)
-    mt = adapter.model_type
-    if mt not in ABLATION_FAMILIES or adapter.family.get("blocks") not in ("model.layers", "transformer.h"):
-        why = (_WHY_NOT[mt].split(", so")[0] + ", so orthogonalising its weights is not the hooked ablation. ") \
-              if mt in ("gemma2", "gemma3_text") else f"bake_ablation does not know the residual writers of a {mt!r} model. "
-        raise ConfigError(f"{why}bake_ablation supports {', '.join(ABLATION_FAMILIES)}. Use the hooks instead: "
+    fam = adapter.family
+    if fam.writers is None:
+        why = f"{fam.why_not_ablate}. " if fam.why_not_ablate else \
+              f"bake_ablation does not know the residual writers of a {adapter.model_type!r} model. "
+        raise ConfigError(f"{why}bake_ablation supports {_families(lambda f: f.writers)}. Use the hooks instead: "
                           "`with ablate_direction(adapter, direction): ...`")
     model = untie_embeddings(copy.deepcopy(adapter.model))
     d = d.to(next(model.parameters()).device)
-    _orthogonalize(model.get_input_embeddings(), d, rows=True)             # [vocab, d_model]
-    if mt == "gpt2": _orthogonalize(model.transformer.wpe, d, rows=True)   # [n_positions, d_model]
-    attn_out, mlp_out = ABLATION_FAMILIES[mt]
+    _orthogonalize(model.get_input_embeddings(), d, rows=True)                          # [vocab, d_model]
+    if fam.pos_embed: _orthogonalize(get_module(model, fam.pos_embed), d, rows=True)   # [n_positions, d_model]
+    attn_out, mlp_out = fam.writers
     for an, mn in zip(adapter.attn_names, adapter.mlp_names):
         for name in (f"{an}.{attn_out}", f"{mn}.{mlp_out}"):
-            mod = get_submodule(model, name)
+            mod = get_module(model, name)
             _orthogonalize(mod, d, rows=not isinstance(mod, nn.Linear))  # Conv1D weight is [in, d_model]
     return _new_adapter(adapter, model)

@@ -7,10 +7,10 @@ failing one; the number of cells each ran is printed beside it):
 - "export in sync": `nbdev-export` must leave the committed `role_vectors/` unchanged;
 - "notebooks clean": `nbdev-clean` must leave the notebooks unchanged;
 - each check that a notebook skipped on purpose (for example because `../shared/data` is absent) is
-  reported by `role_vectors.config.report_skip` and counted as skipped, with its reason.
+  reported by `role_vectors.testing.report_skip` and counted as skipped, with its reason.
 """
-import hashlib, os, subprocess, sys, tempfile, time
-from concurrent.futures import ThreadPoolExecutor
+import hashlib, os, shutil, subprocess, sys, tempfile, time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,22 +54,29 @@ def main():
         if changed:
             failed += 1; failures.append(name)
             print(f"FAIL {name}: {cmd} changed {changed} -- run `make export` and commit the result")
-        else: passed += 1; print(f"ok   {name}")
+        else: passed += 1; print(f"ok   {name}", flush=True)
     r = subprocess.run([sys.executable, str(ROOT/"tools"/"readme.py"), "--check"], cwd=ROOT, capture_output=True, text=True)
     if r.returncode: failed += 1; failures.append("README in sync"); print(f"FAIL README in sync: {r.stdout.strip()}")
     else: passed += 1; print("ok   README in sync with nbs/index.ipynb")
     notebooks = [p for p in nbs() if ".ipynb_checkpoints" not in p.parts]
-    skip_log = Path(tempfile.mkdtemp())/"skips.txt"
+    tmp_before = set(os.listdir(tempfile.gettempdir()))
+    skip_log = Path(tempfile.mkdtemp(prefix="rv-test-run-"))/"skips.txt"
     workers = int(os.environ.get("RV_TEST_WORKERS", min(2, os.cpu_count() or 1)))
     cells = {nb: n_cells(nb) for nb in notebooks}
-    with ThreadPoolExecutor(workers) as ex:
-        for nb, ok, secs, out in ex.map(lambda p: run_nb(p, skip_log), notebooks):
+    print(f"running {len(notebooks)} notebooks, {workers} at a time; each is printed as it finishes", flush=True)
+    with ThreadPoolExecutor(workers) as ex:   # slowest first, so the run ends sooner; results printed as they finish
+        futs = [ex.submit(run_nb, p, skip_log) for p in sorted(notebooks, key=lambda p: -cells[p])]
+        for fut in as_completed(futs):
+            nb, ok, secs, out = fut.result()
             rel = nb.relative_to(ROOT)
-            if ok: passed += 1; print(f"ok   {rel} ({cells[nb]} cells, {secs:.0f}s)")
+            if ok: passed += 1; print(f"ok   {rel} ({cells[nb]} cells, {secs:.0f}s)", flush=True)
             else:
                 failed += 1; failures.append(str(rel))
-                print(f"FAIL {rel} ({secs:.0f}s)\n{out[-6000:]}")
+                print(f"FAIL {rel} ({secs:.0f}s)\n{out[-6000:]}", flush=True)
     skips = skip_log.read_text().splitlines() if skip_log.exists() else []
+    shutil.rmtree(skip_log.parent, ignore_errors=True)
+    left = sorted(set(os.listdir(tempfile.gettempdir())) - tmp_before)
+    if left: print(f"note: {len(left)} entries left in {tempfile.gettempdir()} by the tests: {left[:10]}")
     for s in skips: print(f"SKIP {s}")
     if failures: print("failed: " + ", ".join(failures))
     print(f"{len(notebooks)} notebooks, {sum(cells.values())} code cells run as tests; 3 repository checks")
