@@ -27,10 +27,12 @@ def project_data_dir() -> Path:
     repo = pkg.parent/"data"
     return repo if (repo/"demo_model").is_dir() else pkg/"_data"
 
+# %% ../nbs/00_config.ipynb #8b69a446
 def demo_data_dir() -> Path:
     "The bundled demo data, in the upstream `splits/` layout"
     return project_data_dir()/"demo"
 
+# %% ../nbs/00_config.ipynb #86d8bb9e
 def demo_model_dir() -> Path:
     "The bundled demo model: a tiny Llama-architecture chat model for smoke tests, not a real LLM"
     return project_data_dir()/"demo_model"
@@ -39,6 +41,7 @@ def demo_model_dir() -> Path:
 class ConfigError(ValueError):
     "A run option or input a user gave is wrong; the message says what to do"
 
+# %% ../nbs/00_config.ipynb #a5224c80
 @dataclass
 class RunConfig:
     "Every option of a role-vector run (the original code's names and defaults)"
@@ -109,6 +112,7 @@ class JudgeConfig:
         if self.probe_tokens < 1: raise ConfigError(f"--probe_tokens {self.probe_tokens}: must be >= 1")
         return self
 
+# %% ../nbs/00_config.ipynb #83feb68d
 @dataclass
 class ApiConfig:
     "Where and how to reach an OpenAI-compatible chat API (the key itself is never an option: see `resolve_api_key`)"
@@ -146,6 +150,7 @@ def atomic_path(path, suffix=""):
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
 
+# %% ../nbs/00_config.ipynb #5ae9321a
 def save_bytes(data:bytes, path) -> Path:
     "Write `data` to `path` atomically; a file that already holds exactly `data` is left untouched"
     path = Path(path)
@@ -153,26 +158,32 @@ def save_bytes(data:bytes, path) -> Path:
     with atomic_path(path) as tmp: Path(tmp).write_bytes(data)
     return path
 
+# %% ../nbs/00_config.ipynb #cd8467b0
 def save_json(obj, path, indent=2):
     "Write `obj` as JSON to `path` atomically"
     return save_bytes(json.dumps(obj, indent=indent, ensure_ascii=False).encode("utf-8"), path)
 
+# %% ../nbs/00_config.ipynb #07ba1e8e
 def load_json(path):
     "Read JSON from `path`, naming the file when it is not valid JSON"
     try: return json.loads(Path(path).read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ConfigError(f"{path} is not valid JSON ({e}); delete it or fix it") from None
 
+# %% ../nbs/00_config.ipynb #16aa0900
 def torch_bytes(obj) -> bytes:
     "`torch.save(obj)` into memory: equal tensors give equal bytes (a file name would be embedded in the archive)"
     import io, torch
     buf = io.BytesIO(); torch.save(obj, buf)
     return buf.getvalue()
 
+# %% ../nbs/00_config.ipynb #b13b7709
 def save_torch(obj, path):
     "`torch.save` `obj` to `path` atomically, byte-reproducibly"
     return save_bytes(torch_bytes(obj), path)
 
+# %% ../nbs/00_config.ipynb #f5a910dc
 def save_figure(fig, path, dpi=120):
-    "Save a matplotlib figure to `path` atomically"
-    with atomic_path(path) as tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-    return Path(path)
+    "Save a matplotlib figure to `path` atomically (as PNG, or the format of the suffix); unchanged bytes are not rewritten"
+    import io
+    buf = io.BytesIO(); fig.savefig(buf, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
+    return save_bytes(buf.getvalue(), path)

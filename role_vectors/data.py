@@ -46,9 +46,11 @@ def role_domain(role: str) -> str|None:
 class DataError(ConfigError):
     "A data folder, file or entry is missing or malformed; the message names the file (and the entry)"
 
+# %% ../nbs/01_data.ipynb #7b5307b8
 class DataWarning(UserWarning):
     "Data that loads but is probably not what was meant (duplicates, overlap between sets)"
 
+# %% ../nbs/01_data.ipynb #a713a9f1
 def data_root(data_dir=None) -> Path:
     "The data folder: `data_dir`, or the bundled demo data when None"
     p = demo_data_dir() if data_dir is None else Path(data_dir).expanduser()
@@ -57,6 +59,7 @@ def data_root(data_dir=None) -> Path:
                         "layout (splits/target_train_<role>.json, ...), or get the paper's data with `role-vectors data fetch`.")
     return p
 
+# %% ../nbs/01_data.ipynb #dd7df491
 def splits_dir(data_dir=None) -> Path:
     "The `splits/` folder of `data_dir` (or `data_dir` itself when it already is one)"
     p = data_root(data_dir)
@@ -66,6 +69,7 @@ def splits_dir(data_dir=None) -> Path:
     raise DataError(f"{p} has no splits/ folder and no target_*.json or base_*.json files; "
                     "data_dir must be a folder in the upstream layout (splits/target_train_<role>.json, ...).")
 
+# %% ../nbs/01_data.ipynb #3c209ee0
 def _names(data_dir, prefix) -> list[str]:
     return sorted(p.name[len(prefix):-len(".json")] for p in splits_dir(data_dir).glob(f"{prefix}*.json"))
 
@@ -73,6 +77,7 @@ def list_roles(data_dir=None) -> list[str]:
     "Roles with a `target_train_<role>.json` file in `data_dir`"
     return _names(data_dir, "target_train_")
 
+# %% ../nbs/01_data.ipynb #6c730b85
 def list_domains(data_dir=None) -> list[str]:
     "Test domains with a `target_test_<domain>.json` file in `data_dir`"
     return _names(data_dir, "target_test_")
@@ -90,6 +95,7 @@ def read_items(path) -> list:
     if not items: raise DataError(f"{path} is empty (a list with no entries); add entries or remove the file")
     return items
 
+# %% ../nbs/01_data.ipynb #a54b7e4e
 def prompt_problem(entry) -> str|None:
     "Why `entry` is not a valid prompt entry, or None when it is"
     if not isinstance(entry, dict): return f"is a {type(entry).__name__}, not an object with an 'instruction'"
@@ -98,6 +104,7 @@ def prompt_problem(entry) -> str|None:
     if not ins.strip(): return "has an empty 'instruction'"
     return None
 
+# %% ../nbs/01_data.ipynb #6756dfda
 def _raise_problems(path, problems):
     if not problems: return
     shown = "; ".join(f"entry {i}: {msg}" for i, msg in problems[:5])
@@ -119,6 +126,7 @@ def warn_duplicates(items, path) -> list[tuple[int, int]]:
                       DataWarning, stacklevel=3)
     return dups
 
+# %% ../nbs/01_data.ipynb #cc25941b
 def _validate(items, path, problem) -> list[dict]:
     "Raise naming `path` and the entries for which `problem(entry)` says what is wrong; warn on duplicates"
     _raise_problems(path, [(i, p) for i, it in enumerate(items) if (p := problem(it))])
@@ -147,6 +155,7 @@ def format_mcq(question:str, # the question text
     if len(options) != 4: raise DataError(f"An MCQ needs exactly 4 options, got {len(options)}: {options!r}")
     return question + "".join(f"{_SEP}{l}. {o}" for l, o in zip(LETTERS, options)) + "".join(_SEP + t for t in tail)
 
+# %% ../nbs/01_data.ipynb #c1bbb04d
 def mcq_options(instruction: str) -> dict[str, str]:
     "The options of an MCQ instruction as {letter: text}; DataError when the four are not listed"
     ms = list(_OPT.finditer(instruction))
@@ -172,6 +181,7 @@ def mcq_problem(entry) -> str|None:
     except DataError as e: return str(e)
     return None
 
+# %% ../nbs/01_data.ipynb #1ba8c205
 def validate_mcq(items, path="<mcq>") -> list[dict]:
     "Check MCQ entries; raise naming `path` and entry indices, warn on duplicate questions"
     return _validate(items, path, mcq_problem)
@@ -186,10 +196,12 @@ def role_file(role: str, data_dir=None) -> Path:
     "Path of the training prompts of `role`"
     _check_name("role", role); return splits_dir(data_dir)/f"target_train_{role}.json"
 
+# %% ../nbs/01_data.ipynb #e8441a40
 def mcq_file(domain: str, data_dir=None) -> Path:
     "Path of the test questions of `domain`"
     _check_name("domain", domain); return splits_dir(data_dir)/f"target_test_{domain}.json"
 
+# %% ../nbs/01_data.ipynb #5de907e2
 def load_role_prompts(role:str, # e.g. "data analyst": the file is splits/target_train_<role>.json
                       data_dir=None, # upstream-layout folder; None: the bundled demo data
                      ) -> list[dict]:
@@ -200,6 +212,7 @@ def load_role_prompts(role:str, # e.g. "data analyst": the file is splits/target
                         "To add a role, put target_train_<role>.json in that folder (see 'Adding a role').")
     return validate_prompts(read_items(p), p)
 
+# %% ../nbs/01_data.ipynb #a7fe6223
 def load_mcq(domain:str, # e.g. "math": the file is splits/target_test_<domain>.json
              data_dir=None, # upstream-layout folder; None: the bundled demo data
             ) -> list[dict]:
@@ -210,6 +223,7 @@ def load_mcq(domain:str, # e.g. "math": the file is splits/target_test_<domain>.
                         f"Domains there: {list_domains(data_dir)}.")
     return validate_mcq(read_items(p), p)
 
+# %% ../nbs/01_data.ipynb #1f2bbf14
 def load_base_prompts(split:str="train", # "train", "val" or "test": splits/base_<split>.json
                       data_dir=None, # upstream-layout folder; None: the bundled demo data
                      ) -> list[dict]:
@@ -219,6 +233,7 @@ def load_base_prompts(split:str="train", # "train", "val" or "test": splits/base
     if not p.is_file(): raise DataError(f"{p} does not exist; the base prompts belong in splits/base_{split}.json")
     return validate_prompts(read_items(p), p)
 
+# %% ../nbs/01_data.ipynb #e1014d32
 def load_processed(name: str = "test", data_dir=None) -> list[dict]:
     "The validated prompts of `processed/<name>.json` (`test` holds the patchscope prompt)"
     p = data_root(data_dir)/"processed"/f"{name}.json"
@@ -226,14 +241,14 @@ def load_processed(name: str = "test", data_dir=None) -> list[dict]:
     return validate_prompts(read_items(p), p)
 
 # %% ../nbs/01_data.ipynb #a8dc598a
-def _texts(items): return {(it["instruction"] if isinstance(it, dict) else it).strip() for it in items}
+def _stripped_instructions(items): return {(it["instruction"] if isinstance(it, dict) else it).strip() for it in items}
 
 def check_overlap(role_prompts, # entries (dicts with 'instruction') or strings
                   base_prompts, # entries or strings
                   what=("role", "base"), # names of the two sets, for the message
                  ) -> list[str]:
     "Warn about prompts that are in both sets (dicts or strings); return them, sorted"
-    both = sorted(_texts(role_prompts) & _texts(base_prompts))
+    both = sorted(_stripped_instructions(role_prompts) & _stripped_instructions(base_prompts))
     if both:
         warnings.warn(f"{len(both)} prompt(s) appear in both the {what[0]} set and the {what[1]} set, e.g. {both[0][:80]!r}; "
                       "they cancel in the difference in means. Remove them from one set.", DataWarning, stacklevel=2)
@@ -368,6 +383,7 @@ def verify_folder(path=None, # folder in the upstream layout; None: the cache
         else: res["mismatch"][rel] = {"expected": UPSTREAM_SHA256[rel], "actual": got}
     return res
 
+# %% ../nbs/01_data.ipynb #90aa7ed7
 def _as_url(base_url) -> str:
     "A URL ending in '/' from a URL or a local folder"
     base = str(base_url)
@@ -444,6 +460,7 @@ def alpaca_rows_to_base(rows) -> list[dict]:
         if ins.strip() and not str(inp).strip(): out.append({"instruction": ins.strip(), "category": None})
     return out
 
+# %% ../nbs/01_data.ipynb #dd7a251f
 def split_base(items, fractions=(0.6, 0.2, 0.2), seed: int = 42) -> dict[str, list]:
     "Shuffle `items` with `seed` and cut them into train/val/test by `fractions`"
     if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-9:
@@ -452,6 +469,7 @@ def split_base(items, fractions=(0.6, 0.2, 0.2), seed: int = 42) -> dict[str, li
     a = int(fractions[0] * len(items)); b = a + int(fractions[1] * len(items))
     return {"train": items[:a], "val": items[a:b], "test": items[b:]}
 
+# %% ../nbs/01_data.ipynb #f484ba05
 def build_base_from_alpaca(dest, # data folder to write into
                            rows=None, # Alpaca rows ({'instruction', 'input', ...}); None: load `name` from the hub
                            name:str="tatsu-lab/alpaca", # Hugging Face dataset id
@@ -516,6 +534,7 @@ def format_mmlu_row(row, tail=ANSWER_TAIL) -> dict:
         raise DataError(f"MMLU row needs 4 choices and an answer 0-3; got {len(ch)} choices and answer {ans!r}: {row['question'][:80]!r}")
     return {"instruction": format_mcq(row["question"].strip(), ch, tail), "target_score": LETTERS[ans], "dataset": row["subject"]}
 
+# %% ../nbs/01_data.ipynb #55407a86
 def _subject_table(subjects) -> dict[str, str]:
     if subjects == "paper": return {s: d for d, ss in PAPER_MMLU_SUBJECTS.items() for s in ss}
     if subjects == "all": return {s: d for s, d in MMLU_SUBJECT_DOMAIN.items() if d}
@@ -539,6 +558,7 @@ def mmlu_rows_to_domains(rows, # MMLU rows {'question', 'subject', 'choices', 'a
         out.setdefault(table[subj], []).extend(format_mmlu_row(r, tail) for r in picked)
     return out
 
+# %% ../nbs/01_data.ipynb #7100b7fe
 def build_mcq_from_mmlu(dest, # data folder to write into
                         rows=None, # MMLU rows; None: load `name` (config "all", `split`) from the hub
                         subjects="paper", # "paper", "all" or {subject: domain}
@@ -580,11 +600,13 @@ def load_personas(path_or_hf="proj-persona/PersonaHub", # JSONL file, list of ro
         out.append(v.strip())
     return out
 
+# %% ../nbs/01_data.ipynb #e3b1eb20
 def persona_matches(persona:str, role:str) -> bool:
     "Whether `role` occurs in `persona` as whole words, ignoring case (not 'nurse' in 'nursery')"
     words = r"\s+".join(re.escape(w) for w in role.split())
     return bool(words) and re.search(rf"(?<!\w){words}(?!\w)", persona or "", re.IGNORECASE) is not None
 
+# %% ../nbs/01_data.ipynb #fb36b2fe
 def personas_for_role(personas, role: str) -> list[str]:
     "The personas that mention `role` as whole words, in order, without repeats"
     return list(dict.fromkeys(p for p in personas if persona_matches(p, role)))
@@ -603,6 +625,7 @@ def data_summary(data_dir=None, # upstream-layout folder; None: the bundled demo
             "domains": {d: _count(mcq_file(d, data_dir)) for d in list_domains(data_dir)},
             "base": {k: _count(s/f"base_{k}.json") for k in ("train", "val", "test") if (s/f"base_{k}.json").is_file()}}
 
+# %% ../nbs/01_data.ipynb #a715ae33
 def print_summary(sm:dict):
     "Print a `data_summary` as a short table"
     print(f"data folder: {sm['path']}")

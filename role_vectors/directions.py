@@ -37,6 +37,7 @@ def check_batch_size(batch_size) -> int:
     if not isinstance(batch_size, int) or batch_size < 1: raise ConfigError(f"batch_size must be an int >= 1, got {batch_size!r}")
     return batch_size
 
+# %% ../nbs/04_directions.ipynb #bf0382fc
 def texts_of(items) -> list[str]:
     "The instruction strings of `items` (strings, or records with an 'instruction'); one string or record is a list of one"
     if isinstance(items, (str, dict)): items = [items]
@@ -45,6 +46,7 @@ def texts_of(items) -> list[str]:
     if bad: raise ConfigError(f"item(s) {bad[:5]} are neither strings nor records with an 'instruction' string")
     return texts
 
+# %% ../nbs/04_directions.ipynb #fa9e9303
 def mean_block_inputs(adapter:Adapter, instructions:list, batch_size:int=32, progress:bool=True, desc:str="prompts") -> torch.Tensor:
     "Mean input of every block at the post-instruction positions, float64: [n_eoi, n_layers, d_model]"
     instructions = texts_of(instructions)
@@ -56,6 +58,7 @@ def mean_block_inputs(adapter:Adapter, instructions:list, batch_size:int=32, pro
             bar.update(len(batch))
     return total / len(instructions)
 
+# %% ../nbs/04_directions.ipynb #eba01b27
 def diff_in_means(adapter:Adapter, # the model
                   target:list, # role prompts (strings or records with "instruction")
                   base:list, # generic prompts
@@ -107,6 +110,7 @@ def direction_norms(mean_diffs) -> torch.Tensor:
     "L2 norm of each candidate (a tensor or `Candidates`): [n_pos, n_layers]"
     return Candidates.of(mean_diffs).tensor.norm(dim=-1)
 
+# %% ../nbs/04_directions.ipynb #25785746
 def summarize(mean_diffs, positions:list|None=None) -> str:
     "A one-screen text table of candidate norms by layer (rows) and position (columns)"
     mean_diffs = Candidates.of(mean_diffs).tensor
@@ -118,6 +122,7 @@ def summarize(mean_diffs, positions:list|None=None) -> str:
     lines += [f"{l:5d} " + "".join(f"{norms[i, l].item():10.4f}" for i in range(n_pos)) for l in range(n_layers)]
     return "\n".join(lines)
 
+# %% ../nbs/04_directions.ipynb #5b3cf8f1
 def plot_norms(mean_diffs, title:str="candidate norms"):
     "Norm of every candidate against layer, one line per position; returns the Figure"
     import matplotlib.pyplot as plt

@@ -30,6 +30,7 @@ def judge_request(text:str, role:str, baseline:str, prompt:str=PATCHSCOPE_PROMPT
             "taking the baseline answer into account: does the steering bring in the role where the baseline "
             "does not? Explain in one or two sentences, then end with exactly [Yes] or [No].")
 
+# %% ../nbs/08c_judge.ipynb #692176b7
 def parse_judgement(text:str|None) -> str|None:
     "'Yes' or 'No' from a judge answer holding [Yes] or [No]; None when absent or contradictory"
     labels = {m.lower() for m in re.findall(r"\[\s*(yes|no)\s*\]", text or "", re.IGNORECASE)}
@@ -91,19 +92,19 @@ def probe(adapter, vector, # [d_model] candidate direction (unnormalised, as in 
     kw = {} if vector is None else dict(vector=vector, layer=layer, coeff=coeff, positions=positions)
     return generate(adapter, [prompt], max_new_tokens=max_new_tokens, batch_size=1, progress=False, **kw)[0]["response"]
 
+# %% ../nbs/08c_judge.ipynb #d810b1af
 def probe_baseline(adapter, prompt:str=PATCHSCOPE_PROMPT, max_new_tokens:int=64) -> str:
     "The unsteered answer to the patchscope prompt, which the judge compares each steered answer with"
     return probe(adapter, None, 0, 0.0, "all", prompt, max_new_tokens)
 
 # %% ../nbs/08c_judge.ipynb #83364f97
 def candidate_vector(mean_diffs, pos:int, layer:int):
-    "The candidate at (negative) position `pos` and `layer` of a `mean_diffs` tensor [n_pos, n_layers, d_model]"
-    n_pos, n_layers = mean_diffs.shape[:2]
-    if not (-n_pos <= pos < 0 and 0 <= layer < n_layers):
-        raise ConfigError(f"Candidate pos={pos}, layer={layer} is outside mean_diffs of shape {tuple(mean_diffs.shape)}; "
-                          "the sweep and the directions come from different runs")
-    return mean_diffs[n_pos + pos, layer]   # [d_model]
+    "The candidate at (negative) position `pos` and `layer` of `mean_diffs` (a tensor or `Candidates`)"
+    from role_vectors.directions import Candidates
+    try: return Candidates.of(mean_diffs).vector(pos, layer)   # [d_model]
+    except ConfigError as e: raise ConfigError(f"{e}: the sweep and the directions come from different runs") from None
 
+# %% ../nbs/08c_judge.ipynb #402de664
 def judge_summary(records:list[dict], **info) -> dict:
     "Counts over judged candidates: yes / no / error, and the role-aligned share among the improving ones"
     labels = [r.get("label") for r in records]

@@ -43,11 +43,13 @@ def resolve_api_key(api_key:str|None=None, # an explicit key wins
 class LLMError(RuntimeError):
     "The API kept failing after its retries; the message says what to do"
 
+# %% ../nbs/08a_llm.ipynb #c03135ca
 def redact(text, key:str|None):
     "`text` with every occurrence of `key` replaced by `***`"
     text = str(text)
     return text.replace(key, "***") if key else text
 
+# %% ../nbs/08a_llm.ipynb #d337d0d7
 @dataclass(repr=False, eq=False)
 class ChatClient:
     "Settings for an OpenAI-compatible chat API; the key never shows in its repr"
@@ -82,6 +84,7 @@ class ChatClient:
         return AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout,
                            max_retries=self.max_retries)
 
+# %% ../nbs/08a_llm.ipynb #6e249752
 def make_client(base_url:str|None=None, # None: OpenRouter's OpenAI-compatible endpoint
                 api_key:str|None=None, # None: from the environment or a .env file (see `resolve_api_key`)
                 model:str|None=None, # model name at that endpoint, e.g. "anthropic/claude-3.5-sonnet"
@@ -209,6 +212,7 @@ async def ask(conn:Connection, sem, # the batch's connection and its concurrency
             problem = problem or ("empty answer" if not text else "answer could not be parsed")
     return dict(text=text, value=None, asks=n, error=problem)
 
+# %% ../nbs/08a_llm.ipynb #18774fec
 async def _ask_all(client, items, make_messages, parse, on_result, errors, progress, desc, model, kw):
     from openai import OpenAIError
     from tqdm.auto import tqdm

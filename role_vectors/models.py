@@ -126,6 +126,7 @@ def guess_family(model:nn.Module) -> Family:
                           "pass family=dict(blocks=..., attn=..., mlp=...)")
     return Family(blocks=name, attn=attn, mlp=mlp)
 
+# %% ../nbs/03_models.ipynb #c54bd509
 def as_family(family, # a `Family`, or a dict of some of its fields
               base:Family|None=None, # the row the dict overrides (the model's own, if it has one)
              ) -> Family:
@@ -161,6 +162,7 @@ def template_source(tokenizer, chat_template:str|None=None, family:Family|None=N
                           f"Pass chat_template= to load_model (--chat_template): {_CHOOSE}.")
     return f"fallback:{name}"
 
+# %% ../nbs/03_models.ipynb #e73a3c62
 def format_instruction(tokenizer, instruction:str, chat_template:str|None=None, family:Family|None=None,
                        system:str|None=None) -> str:
     "The chat-formatted prompt for one user `instruction`, ending with the assistant's generation prompt"
@@ -219,6 +221,7 @@ def position_ids(attention_mask:torch.Tensor) -> torch.Tensor:
     "Positions that start at 0 at each row's first real token (left padding)"
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # [batch, seq]
 
+# %% ../nbs/03_models.ipynb #eb0da27b
 class Adapter:
     "A chat model plus what the method needs to know about it"
     def __init__(self, model, tokenizer,

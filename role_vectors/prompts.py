@@ -32,6 +32,7 @@ def role_prompt_request(persona:str, task_type:str, word_limit:int=15) -> str:
             "User prompt: What is the difference between a loan and a lease?\n"
             "User prompt: How to store vaccines during a power cut?")
 
+# %% ../nbs/08b_prompts.ipynb #dee32a15
 def parse_role_prompt(text:str|None, task_type:str, word_limit:int=15) -> str|None:
     "The prompt in an LLM answer (after `User prompt:`), or None when it breaks the rules"
     if not text: return None

@@ -15,12 +15,13 @@ from .config import (RunConfig, JudgeConfig, ApiConfig, ConfigError, save_json, 
 from . import data as rvdata
 
 # %% auto #0
-__all__ = ['COMMANDS', 'JUDGE_RUN_FIELDS', 'RunLayout', 'ArtifactError', 'read_json', 'read_tensor', 'Plan', 'training_prompts',
-           'resolve_test', 'check_out_dir', 'make_plan', 'check_positions', 'sweep_layers', 'bind', 'extract_meta',
-           'extract_done', 'extract', 'items_sha', 'score_record', 'load_scored', 'sweep_stage', 'Selection',
-           'save_selection', 'save_unselected', 'select', 'RunResult', 'run', 'add_flag', 'add_fields', 'fields_from',
-           'Command', 'command', 'run_cmd', 'data_fetch_cmd', 'CheckFailed', 'data_verify_cmd', 'data_list_cmd',
-           'usage', 'main', 'client_from', 'judge_inputs', 'judge_stage', 'prompts_stage', 'judge_cmd', 'prompts_cmd']
+__all__ = ['COMMANDS', 'COMMAND_MODULES', 'JUDGE_RUN_FIELDS', 'RunLayout', 'ArtifactError', 'read_json', 'read_tensor', 'Plan',
+           'training_prompts', 'resolve_test', 'check_out_dir', 'make_plan', 'check_positions', 'sweep_layers', 'bind',
+           'extract_meta', 'extract_done', 'extract', 'items_sha', 'score_record', 'load_scored', 'sweep_stage',
+           'Selection', 'save_selection', 'save_unselected', 'select', 'RunResult', 'run', 'add_flag', 'add_fields',
+           'fields_from', 'Command', 'command', 'run_cmd', 'data_fetch_cmd', 'CheckFailed', 'data_verify_cmd',
+           'data_list_cmd', 'load_commands', 'usage', 'main', 'client_from', 'judge_inputs', 'judge_stage',
+           'prompts_stage', 'judge_cmd', 'prompts_cmd']
 
 # %% ../nbs/09_runs.ipynb #5954ac9d
 @dataclass(frozen=True)
@@ -60,11 +61,38 @@ class RunLayout:
     def prompts_file(out_dir, role) -> Path: return Path(out_dir)/f"target_train_{role}.json"
     @staticmethod
     def prompts_cache(out_dir, role) -> Path: return Path(out_dir)/".role_prompts_cache"/f"{role}.jsonl"
+    # the role's report (the papermill run notebook, executed) and its HTML
+    @property
+    def report(self) -> Path: return self.role_dir/"report.ipynb"
+    @property
+    def report_html(self) -> Path: return self.role_dir/"report.html"
+    # the selected vector scored on another domain (the role x domain matrix)
+    def evaluation(self, test, coeff, domain) -> Path: return self.coeff_dir(test, coeff)/"evaluate"/f"{domain}.json"
+    # across roles: cluster jobs, the summary table, the role x domain matrix
+    @staticmethod
+    def slurm_dir(out_dir) -> Path: return Path(out_dir)/"slurm"
+    @staticmethod
+    def slurm_script(out_dir, name) -> Path: return Path(out_dir)/"slurm"/f"{name}.sbatch"
+    @staticmethod
+    def slurm_logs(out_dir) -> Path: return Path(out_dir)/"slurm"/"logs"
+    @staticmethod
+    def summary_csv(out_dir) -> Path: return Path(out_dir)/"summary.csv"
+    @staticmethod
+    def summary_png(out_dir) -> Path: return Path(out_dir)/"summary.png"
+    @staticmethod
+    def role_matrix_csv(out_dir) -> Path: return Path(out_dir)/"role_matrix.csv"
+
+    @classmethod
+    def find(cls, out_dir) -> list:
+        "Every run under `out_dir` (a `<model_alias>/<role>` folder with a `generate_directions` folder), sorted"
+        root = Path(out_dir)
+        return sorted((cls(root, d.parent.name, d.name) for d in root.glob("*/*") if (d/"generate_directions").is_dir()), key=lambda l: (l.model_alias, l.role))
 
 # %% ../nbs/09_runs.ipynb #4de41529
 class ArtifactError(ConfigError):
     "A file a run reads back is corrupt or incomplete; the message names it and says how to recompute it"
 
+# %% ../nbs/09_runs.ipynb #b0440ff3
 def read_json(path, # a run file
               keys=(), # keys a JSON object there must have
              ):
@@ -77,6 +105,7 @@ def read_json(path, # a run file
                                     "or cut short: delete it, or rerun with --force to recompute")
     return d
 
+# %% ../nbs/09_runs.ipynb #99c10359
 def read_tensor(path, shape:tuple|None=None):
     "The tensor saved in `path` (loaded with `weights_only`), checked against `shape` when given"
     import torch
@@ -167,6 +196,7 @@ def check_positions(pos, adapter) -> list[int]:
                           f"(tokens {dict(zip(adapter.positions, toks))})")
     return pos
 
+# %% ../nbs/09_runs.ipynb #b1ee52c5
 def sweep_layers(cfg:RunConfig, adapter) -> list[int]:
     "Layers swept: from `start_layer` (default `n_layers // 2`) to the last"
     start = adapter.n_layers // 2 if cfg.start_layer is None else cfg.start_layer
@@ -174,6 +204,7 @@ def sweep_layers(cfg:RunConfig, adapter) -> list[int]:
         raise ConfigError(f"--start_layer {start} outside 0..{adapter.n_layers - 1}")
     return list(range(start, adapter.n_layers))
 
+# %% ../nbs/09_runs.ipynb #380337a8
 def bind(plan:Plan, adapter) -> Plan:
     "`plan` with its positions and layers checked against the loaded model"
     return dataclasses.replace(plan, positions=check_positions(plan.cfg.pos, adapter), layers=sweep_layers(plan.cfg, adapter))
@@ -188,8 +219,10 @@ def extract_meta(plan:Plan, adapter) -> dict:
                 data_dir=str(cfg.data_dir) if cfg.data_dir else None, dtype=str(adapter.dtype),
                 chat_template=cfg.chat_template, system=cfg.system, prompts_sha=_sha([plan.role_prompts, plan.base_prompts]),
                 n_layers=adapter.n_layers, d_model=adapter.d_model,
-                positions=adapter.positions, eoi_tokens=adapter.tokenizer.convert_ids_to_tokens(adapter.eoi_toks))
+                positions=adapter.positions, eoi_tokens=adapter.tokenizer.convert_ids_to_tokens(adapter.eoi_toks),
+                template_source=getattr(adapter, "template_source", None))
 
+# %% ../nbs/09_runs.ipynb #9ba2b729
 def extract_done(plan:Plan) -> bool:
     "Whether an earlier run left the candidates and their metadata"
     return plan.layout.mean_diffs.is_file() and plan.layout.extract_meta.is_file()
@@ -205,8 +238,8 @@ def extract(plan:Plan, # from `make_plan`
     L, meta = plan.layout, extract_meta(plan, adapter)
     if extract_done(plan) and not force:
         old = read_json(L.extract_meta)
-        if old != meta:
-            diff = {k: (old.get(k), v) for k, v in meta.items() if old.get(k) != v}
+        diff = {k: (old[k], v) for k, v in meta.items() if k in old and old[k] != v}   # keys a newer version added are not compared
+        if diff:
             raise ConfigError(f"{L.mean_diffs} was computed from other inputs {diff} (old, new); pass --force to recompute "
                               "or choose another --out_dir")
         return Candidates(read_tensor(L.mean_diffs, (adapter.n_eoi, adapter.n_layers, adapter.d_model)), meta)
@@ -221,6 +254,7 @@ def items_sha(items) -> str:
     s = json.dumps([[it["instruction"], it["target_score"]] for it in items], ensure_ascii=False)
     return hashlib.sha256(s.encode()).hexdigest()[:16]
 
+# %% ../nbs/09_runs.ipynb #a0ce4e12
 def _fingerprint(plan:Plan) -> dict:
     return dict(items_sha=items_sha(plan.items), n_items=len(plan.items), mode=plan.cfg.mode)
 
@@ -230,6 +264,7 @@ def score_record(s, expect:dict, vector_norm:float|None=None) -> dict:
     return dict(kind=s.kind, position=s.position, layer=s.layer, coeff=s.coeff, score=s.score, **expect,
                 vector_norm=vector_norm, records=s.records)
 
+# %% ../nbs/09_runs.ipynb #9d72af65
 def load_scored(path, expect:dict):
     "A saved score read back and checked against what this sweep would compute; None when there is none"
     from role_vectors.select import Scored
@@ -277,6 +312,7 @@ class Selection:
     n_layers: int        # blocks in the model
     prune_limit: int     # layers >= this were never eligible
 
+# %% ../nbs/09_runs.ipynb #8d5b7aca
 def save_selection(plan:Plan, cands, coeff:float, rows:list, kept:list, choice) -> dict:
     "Write the evaluations, plots, `direction.pt` and `direction_metadata.json` of one coefficient; their paths"
     from role_vectors.select import rank_key, plot_scores
@@ -293,6 +329,7 @@ def save_selection(plan:Plan, cands, coeff:float, rows:list, kept:list, choice) 
     paths["metadata"] = save_json(md, L.direction_metadata(test, coeff))
     return paths
 
+# %% ../nbs/09_runs.ipynb #87770ac8
 def save_unselected(plan:Plan, coeff:float, rows:list, baseline:float) -> None:
     "When every candidate is filtered out, still save the evaluations and plots to look at"
     from role_vectors.select import plot_scores
@@ -307,7 +344,7 @@ def select(plan:Plan, # from `make_plan`, bound to the model by `bind`
            progress:bool=True, # progress bars
           ) -> list[Selection]:
     "Stage 2: sweep, filter and save the selected direction for each coefficient"
-    from role_vectors.select import filter_candidates, select_direction, NoCandidateError, _layer_limit
+    from role_vectors.select import filter_candidates, select_direction, NoCandidateError, layer_limit
     if plan.positions is None: plan = bind(plan, adapter)
     cfg, L = plan.cfg, plan.layout
     if force:
@@ -327,7 +364,7 @@ def select(plan:Plan, # from `make_plan`, bound to the model by `bind`
                                    f"--n_test). The scores are in {L.select_dir(plan.test, coeff)}") from None
         save_selection(plan, cands, coeff, rows, kept, choice)
         out.append(Selection(choice, plan.test, len(rows), len(kept), adapter.n_layers,
-                             _layer_limit(adapter.n_layers, cfg.prune_layer_percentage)))
+                             layer_limit(adapter.n_layers, cfg.prune_layer_percentage)))
     return out
 
 # %% ../nbs/09_runs.ipynb #e68c506f
@@ -339,6 +376,7 @@ class RunResult:
     candidates: object           # the `Candidates`
     selections: list             # one `Selection` per coefficient (empty when only extracting)
 
+# %% ../nbs/09_runs.ipynb #891e4c51
 def _print_extract(plan, adapter, cands, secs, loaded):
     from role_vectors.directions import summarize
     print(f"\n== {plan.cfg.role} on {plan.cfg.model_alias}: candidate role vectors ==")
@@ -407,6 +445,7 @@ def add_flag(p:argparse.ArgumentParser, name:str, tp, default, help:str|None, re
                               metavar=kind.__name__.upper())
     return p.add_argument(f"--{name}", type=tp, default=default, required=required, help=h)
 
+# %% ../nbs/09_runs.ipynb #96a0d258
 def add_fields(p:argparse.ArgumentParser, cls, only=None):
     "A flag for every field of dataclass `cls` (or those named in `only`), help from the field comments"
     hints, docs = typing.get_type_hints(cls), docments(cls)
@@ -415,6 +454,7 @@ def add_fields(p:argparse.ArgumentParser, cls, only=None):
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         add_flag(p, f.name, hints[f.name], default, docs.get(f.name), f.name in getattr(cls, "REQUIRED", ()))
 
+# %% ../nbs/09_runs.ipynb #240f51e0
 def fields_from(ns:argparse.Namespace, cls, only=None):
     "An instance of `cls` from parsed flags (list flags flattened)"
     kw = {f.name: getattr(ns, f.name) for f in fields(cls) if (only is None or f.name in only) and hasattr(ns, f.name)}
@@ -450,6 +490,7 @@ class Command:
             kw[name] = _flatten(v) if isinstance(v, list) else v
         return self.fn(**kw)
 
+# %% ../nbs/09_runs.ipynb #e6034de2
 COMMANDS: dict[str, Command] = {}
 
 def command(name:str, help:str, **only):
@@ -468,6 +509,7 @@ def run_cmd(cfg:RunConfig, # the run's options
         import transformers; transformers.utils.logging.disable_progress_bar()
     run(cfg, force=force, progress=not quiet, stages=("extract",) if extract_only else ("extract", "select"))
 
+# %% ../nbs/09_runs.ipynb #9eb42c16
 @command("data fetch", f"download the paper's data ({rvdata.UPSTREAM_REPO}@{rvdata.UPSTREAM_COMMIT}), sha256-checked")
 def data_fetch_cmd(dest:str=None, # folder to fill; default: $ROLE_VECTORS_CACHE or ~/.cache/role-vectors/upstream-<commit>
                    force:bool=False, # download again even when a file is present and verified
@@ -478,9 +520,11 @@ def data_fetch_cmd(dest:str=None, # folder to fill; default: $ROLE_VECTORS_CACHE
     dest = rvdata.fetch_upstream(dest, files, base_url, force, timeout)
     print(f"Use it with: --data_dir {dest}")
 
+# %% ../nbs/09_runs.ipynb #f1350c1a
 class CheckFailed(RuntimeError):
     "A check ran and found a problem (exit code 1)"
 
+# %% ../nbs/09_runs.ipynb #bd6aac0a
 @command("data verify", "check a folder against the recorded sha256 of the paper's files")
 def data_verify_cmd(path:str=None, # folder to check; default: the cache
                    ):
@@ -490,20 +534,31 @@ def data_verify_cmd(path:str=None, # folder to check; default: the cache
     for rel, m in res["mismatch"].items(): print(f"  CHANGED  {rel}: expected {m['expected']}, found {m['actual']}")
     if res["missing"] or res["mismatch"]: raise CheckFailed(f"{res['path']} does not match the recorded checksums (listed above)")
 
+# %% ../nbs/09_runs.ipynb #51514dac
 @command("data list", "roles, domains and counts in a data folder")
 def data_list_cmd(data_dir:str=None, # data folder; default: the bundled demo data
                  ):
     rvdata.print_summary(rvdata.data_summary(data_dir))
 
 # %% ../nbs/09_runs.ipynb #c4ff932f
+COMMAND_MODULES = ("role_vectors.hpc", "role_vectors.explore")   # later modules that add commands with `@command`
+
+def load_commands() -> dict:
+    "Every command: this module's and those of the later modules that exist"
+    import importlib, importlib.util
+    for m in COMMAND_MODULES:
+        if importlib.util.find_spec(m) is not None: importlib.import_module(m)
+    return COMMANDS
+
 def usage() -> str:
     "The top-level help: every command and its one line"
     lines = ["usage: role-vectors <command> [flags]     (role-vectors <command> --help for its flags)", "", "commands:"]
-    lines += [f"  {n:<12}{c.help}" for n, c in COMMANDS.items()]
+    lines += [f"  {n:<16}{c.help}" for n, c in load_commands().items()]
     lines += ["", "With no command, the flags are those of `run` (as in the original code's "
               "`python -m pipeline.run_pipeline --model_path M --role R`).", "Example: role-vectors run --model_path demo --role mathematician"]
     return "\n".join(lines)
 
+# %% ../nbs/09_runs.ipynb #2f05a38f
 def _failed_run_errors() -> tuple:
     "Errors that mean a run failed (exit 1) rather than a usage error (exit 2)"
     from role_vectors.select import NoCandidateError
@@ -556,7 +611,7 @@ def client_from(api:ApiConfig, # where and how to reach the API
     return make_client(api.base_url, None, api.api_model, api.api_key_env, api.env_file, api.timeout,
                        api.max_retries, api.reasks, api.concurrency, hint=hint)
 
-
+# %% ../nbs/09_runs.ipynb #ed73bd7f
 def judge_inputs(layout, test:str, coeff:float, top_k:int) -> list[dict]:
     "The best `top_k` rows of the sweep, once the sweep and the directions are known to exist (check before loading the model)"
     sel, md = Path(layout.evaluations_filtered(test, coeff)), Path(layout.mean_diffs)
@@ -568,7 +623,7 @@ def judge_inputs(layout, test:str, coeff:float, top_k:int) -> list[dict]:
                           "rerun the select stage with --force")
     return [dict(r, coeff=r.get("coeff", float(coeff))) for r in rows[:top_k]]
 
-
+# %% ../nbs/09_runs.ipynb #222c2101
 def judge_stage(layout, # the role's RunLayout
                 test:str, # the MCQ domain the sweep scored on
                 jcfg:JudgeConfig, # coeff, top_k, offline, probe_mode, probe_tokens
@@ -610,7 +665,7 @@ def judge_stage(layout, # the role's RunLayout
               "each candidate file's judge_error); run the same command again to ask about them again")
     return summary
 
-
+# %% ../nbs/09_runs.ipynb #23ff997a
 def prompts_stage(role:str, # e.g. "nurse"
                   personas:list[str], # all personas (e.g. `role_vectors.data.load_personas(path)`)
                   n:int, # prompts wanted
@@ -650,6 +705,7 @@ def judge_cmd(cfg:RunConfig, # the run whose candidates are judged
     s = judge_stage(layout, test, judge, adapter, client, role=cfg.role, progress=not quiet)
     print(json.dumps({k: v for k, v in s.items() if k != "files"}, indent=2))
 
+# %% ../nbs/09_runs.ipynb #11460b64
 @command("prompts", "write a role's training prompts with an LLM, one per matching PersonaHub persona")
 def prompts_cmd(role:str, # the role, e.g. nurse or 'data analyst'
                 out_dir:str, # folder for target_train_<role>.json (and its answer cache)

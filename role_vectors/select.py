@@ -21,8 +21,8 @@ from .mcq import check_items, mcq_accuracy, forward_letters, score_letters
 
 # %% auto #0
 __all__ = ['SCORE_KEYS', 'candidate_grid', 'Scored', 'ScoreRow', 'SweepResult', 'ablation_accuracy', 'block_input',
-           'suffix_letters', 'sweep', 'NoCandidateError', 'filter_candidates', 'rank_key', 'select_direction',
-           'plot_scores']
+           'suffix_letters', 'sweep', 'NoCandidateError', 'layer_limit', 'filter_candidates', 'rank_key',
+           'select_direction', 'plot_scores']
 
 # %% ../nbs/07_select.ipynb #afe9dde2
 def candidate_grid(mean_diffs, # [n_pos, n_layers, d_model] candidates from `diff_in_means`, or `Candidates`
@@ -59,6 +59,7 @@ class Scored:
     @property
     def key(self) -> tuple: return (self.position, self.layer, self.coeff, self.kind)
 
+# %% ../nbs/07_select.ipynb #aca79a62
 @dataclass
 class ScoreRow:
     "One candidate's row of the sweep table"
@@ -77,6 +78,7 @@ class ScoreRow:
         if items: d.update(addition_items=self.addition_items, ablation_items=self.ablation_items)
         return d
 
+# %% ../nbs/07_select.ipynb #86ea5b63
 @dataclass
 class SweepResult:
     "What a sweep returns: the baseline accuracy, a `ScoreRow` per candidate (grid order), the baseline's records"
@@ -120,6 +122,7 @@ def block_input(adapter:Adapter, # the model
         _call(adapter, enc)
     return box.input
 
+# %% ../nbs/07_select.ipynb #ddf565f9
 def suffix_letters(adapter:Adapter, # the model
                    enc, # a tokenized batch
                    layer:int, # the first block that runs
@@ -135,11 +138,15 @@ def _scaled(adapter, vector, coeff):
     "`coeff * vector` cast to the model's dtype the way `add_vector` does it"
     return (float(coeff) * check_vector(adapter, vector).double()).to(dtype=adapter.dtype, device=adapter.device)
 
+def _desc_scores(add, abl) -> str:
+    "What the progress bar counts: scores, not candidates (a candidate at coeff 1 has two)"
+    return f"scores ({len(add)} additions + {len(abl)} ablations)"
+
 def _score_naive(adapter, cands:Candidates, items, add, abl, batch_size=32, progress=True, mode="prob", max_new_tokens=256):
     "Score candidates the original code's way: a full steered pass per candidate and batch"
     kw = dict(batch_size=batch_size, mode=mode, max_new_tokens=max_new_tokens, progress=False)
     jobs = [(c, "addition") for c in add] + [(c, "ablation") for c in abl]
-    for (p, l, a), kind in tqdm(jobs, desc="candidates", disable=not progress, leave=False):
+    for (p, l, a), kind in tqdm(jobs, desc=_desc_scores(add, abl), disable=not progress, leave=False):
         r = cands.vector(p, l)
         score, recs = (mcq_accuracy(adapter, items, vector=r, layer=l, coeff=a, **kw) if kind == "addition"
                        else ablation_accuracy(adapter, items, r, **kw))
@@ -154,7 +161,7 @@ def _score_fast(adapter, cands:Candidates, items, add, abl, batch_size=32, progr
     abl_at = {}
     for c in abl: abl_at.setdefault(c[1], []).append(c)
     cache, at = None, None
-    with tqdm(total=len(add) + len(abl), desc="candidates", disable=not progress, leave=False) as bar:
+    with tqdm(total=len(add) + len(abl), desc=_desc_scores(add, abl), disable=not progress, leave=False) as bar:
         for l in sorted(set(by_layer) | set(abl_at)):
             if l in by_layer:
                 if cache is None: cache = [block_input(adapter, e, l) for e in encs]   # [batch, seq, d_model] per batch
@@ -227,9 +234,10 @@ def sweep(adapter:Adapter, # the model
 class NoCandidateError(ConfigError):
     "Every candidate was filtered out; the message says which rule removed how many and the best rejected one"
 
+# %% ../nbs/07_select.ipynb #ae9151a2
 def _isnan(x) -> bool: return isinstance(x, float) and math.isnan(x)
 
-def _layer_limit(n_layers, prune_layer_percentage):
+def layer_limit(n_layers, prune_layer_percentage):
     if not 0 <= prune_layer_percentage <= 1:
         raise ConfigError(f"prune_layer_percentage must be in [0, 1], got {prune_layer_percentage}")
     return int(n_layers * (1 - prune_layer_percentage))
@@ -242,7 +250,7 @@ def filter_candidates(rows:list, # sweep rows (`ScoreRow`)
                       drop_below_baseline:bool=True, # drop rows whose addition score is below the baseline
                      ) -> tuple[list, list]:
     "The original code's rules: `(kept, rejected)`, the kept rows and a `(row, reason)` pair per rejected row"
-    limit = _layer_limit(n_layers, prune_layer_percentage)
+    limit = layer_limit(n_layers, prune_layer_percentage)
     kept, rejected = [], []
     for r in rows:
         if drop_nan and (_isnan(r.addition_score) or _isnan(r.ablation_score)): why = "nan"
@@ -259,12 +267,13 @@ def rank_key(r:ScoreRow) -> tuple:
     s = r.addition_score
     return (math.inf if s is None or _isnan(s) else -s, r.layer, -r.position, r.coeff)
 
+# %% ../nbs/07_select.ipynb #a51c6788
 def _desc(r): return f"position {r.position}, layer {r.layer}, coeff {r.coeff:g} (addition score {r.addition_score:.4f})"
 
 def _no_candidate_message(rows, rejected, baseline, n_layers, prune_layer_percentage):
     if not rows: return "The sweep produced no candidates to select from: sweep at least one position, layer and coefficient."
     why = {"nan": "have a NaN score",
-           "pruned_layer": f"are in the last {prune_layer_percentage:.0%} of layers (layer >= {_layer_limit(n_layers, prune_layer_percentage)} of {n_layers})",
+           "pruned_layer": f"are in the last {prune_layer_percentage:.0%} of layers (layer >= {layer_limit(n_layers, prune_layer_percentage)} of {n_layers})",
            "below_baseline": f"score below the baseline {baseline:.4f}"}
     counts = [f"{n} {why[k]}" for k in why if (n := sum(reason == k for _, reason in rejected))]
     best, reason = min(rejected, key=lambda rr: rank_key(rr[0]))

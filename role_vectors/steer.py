@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from .config import ConfigError
 from .models import Adapter, FAMILIES, Family
 from .trace import Trace, TraceDict, hidden_of, replace_hidden, get_module, at_prompt_positions
+from .directions import texts_of
 
 # %% auto #0
 __all__ = ['add_act', 'ablate_act', 'check_layer', 'check_vector', 'add_vector', 'unit_direction', 'ablate_direction', 'steering',
@@ -27,6 +28,7 @@ def add_act(act:torch.Tensor, # [..., d_model] activations
     v = vector.to(dtype=act.dtype, device=act.device)
     return act + v if coeff == 1 else act + coeff * v  # [batch, pos, d_model]
 
+# %% ../nbs/05_steer.ipynb #4b2ebf14
 def ablate_act(act:torch.Tensor, # [..., d_model] activations
                direction:torch.Tensor, # [d_model] direction (normalised here)
               ) -> torch.Tensor:
@@ -50,6 +52,7 @@ def check_layer(adapter:Adapter, layer:int) -> int:
                           f"0..{adapter.n_layers - 1} (negative indices are not allowed)")
     return layer
 
+# %% ../nbs/05_steer.ipynb #70395600
 def check_vector(adapter:Adapter, # the model the vector is for
                  vector, # a [d_model] tensor (or list/array)
                  layer:int|None=None, # if given, also checked to be a block index
@@ -99,6 +102,7 @@ def unit_direction(adapter:Adapter, direction) -> torch.Tensor:
     if n == 0: raise ConfigError("the direction is the zero vector; it has no direction to ablate")
     return d / n
 
+# %% ../nbs/05_steer.ipynb #c7fc9db0
 @contextlib.contextmanager
 def ablate_direction(adapter:Adapter, # the model to steer
                      direction, # [d_model] direction (any length)
@@ -132,13 +136,6 @@ def steering(adapter:Adapter, # the model to steer
         yield
 
 # %% ../nbs/05_steer.ipynb #eee21260
-def _items(instructions):
-    if isinstance(instructions, (str, dict)): instructions = [instructions]
-    texts = [x["instruction"] if isinstance(x, dict) else x for x in instructions]
-    if not all(isinstance(t, str) for t in texts):
-        raise ConfigError("instructions must be strings or records with an 'instruction' string")
-    return list(instructions), texts
-
 def generate(adapter:Adapter, # the model
              instructions:list, # user messages (strings or records with "instruction" and maybe "category")
              max_new_tokens:int=64, # tokens to generate per prompt
@@ -154,7 +151,8 @@ def generate(adapter:Adapter, # the model
              **gen_kwargs, # passed to `model.generate` (e.g. do_sample=True, temperature=0.7)
             ) -> list[dict]:
     "Chat-format, generate (greedy by default) and decode; one `dict(category, prompt, response)` per instruction"
-    items, texts = _items(instructions)
+    items = [instructions] if isinstance(instructions, (str, dict)) else list(instructions)
+    texts = texts_of(items)
     if max_new_tokens < 1: raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     if batch_size < 1: raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     with steering(adapter, vector, layer, coeff, direction, positions): pass   # validate before any work
@@ -223,6 +221,7 @@ def untie_embeddings(model:nn.Module) -> nn.Module:
     if hasattr(model, "all_tied_weights_keys"): model.all_tied_weights_keys = model.get_expanded_tied_weights_keys(all_submodels=True)
     return model
 
+# %% ../nbs/05_steer.ipynb #c01c41ca
 def _zero_bias(lin:nn.Module):
     "Give a linear layer a zero bias if it has none"
     if getattr(lin, "bias", None) is None:

@@ -22,12 +22,15 @@ __all__ = ['LayerNotFoundError', 'TraceError', 'LayerNotRunError', 'StopForward'
 class LayerNotFoundError(ConfigError, LookupError):
     "A layer name does not name a submodule of the model"
 
+# %% ../nbs/02_trace.ipynb #eb720ee8
 class TraceError(RuntimeError):
     "A trace was used in a way it cannot serve (the message says how to fix it)"
 
+# %% ../nbs/02_trace.ipynb #87297c05
 class LayerNotRunError(TraceError):
     "A traced layer did not run, so it has no retained input or output"
 
+# %% ../nbs/02_trace.ipynb #0e923960
 class StopForward(Exception):
     "Raised by a hook to end the forward pass early; `Trace` and `TraceDict` swallow it when the `with` block exits"
 
@@ -61,6 +64,7 @@ def hidden_of(x, # a module output or input: a tensor, or a tuple/list whose fir
     raise TraceError(f"expected a tensor or a tuple/list starting with a tensor, got {_describe(x)}; "
                      "for other outputs write the edit function against that structure directly")
 
+# %% ../nbs/02_trace.ipynb #08e3c8c7
 def replace_hidden(x, # a tensor, or a tuple/list whose first item is the hidden states
                    h:torch.Tensor, # the new hidden states
                   ):
@@ -212,6 +216,7 @@ def output(self:Trace):
     "The retained output of the last call, after `edit_output`"
     return self._get("_output", "retain_output")
 
+# %% ../nbs/02_trace.ipynb #5f1498b4
 @patch(as_prop=True)
 def input(self:Trace):
     "The retained hidden-states input of the last call, after `edit_input`"
@@ -333,6 +338,7 @@ class PassThrough(nn.Module):
     def forward(self, hidden_states, *args, **kwargs):
         return hidden_states if not self.n_out else (hidden_states,) + (None,) * (self.n_out - 1)
 
+# %% ../nbs/02_trace.ipynb #54b5a81e
 @contextlib.contextmanager
 def skip_blocks(blocks:nn.ModuleList, # the decoder blocks (e.g. `adapter.blocks`)
                 n:int, # blocks 0..n-1 are skipped
