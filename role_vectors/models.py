@@ -16,7 +16,8 @@ from .trace import get_module, LayerNotFoundError
 
 # %% auto #0
 __all__ = ['FAMILIES', 'TEMPLATES', 'Family', 'guess_family', 'as_family', 'template_source', 'format_instruction',
-           'find_eoi_toks', 'find_answer_toks', 'position_ids', 'Adapter', 'resolve_model_path', 'load_model']
+           'find_eoi_toks', 'find_answer_toks', 'position_ids', 'Adapter', 'resolve_model_path', 'load_model',
+           'rebuilt']
 
 # %% ../nbs/03_models.ipynb #6978f856
 @dataclass(frozen=True)
@@ -288,9 +289,10 @@ def _dtype(dtype):
     return d
 
 def resolve_model_path(model_path:str) -> str:
-    "`demo` -> the bundled model; a local folder as is; otherwise a hub id"
+    "`demo` -> the bundled model; a local folder or `.gguf` file as is; otherwise a hub id"
     if str(model_path) == "demo": return str(demo_model_dir())
     p = Path(model_path).expanduser()
+    if p.is_file() and p.suffix == ".gguf": return str(p)    # a GGUF file (needs the `gguf` and `accelerate` packages)
     if p.exists():
         if not (p/"config.json").exists():
             raise ConfigError(f"{p} exists but has no config.json; pass a model folder saved with save_pretrained, "
@@ -329,7 +331,7 @@ def _in_hub_cache(repo_id:str, cache_dir=None) -> bool:
 # %% ../nbs/03_models.ipynb #bfc03a29
 def _first_line(e) -> str: return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
-def load_model(model_path:str, # HF id, local folder, or "demo"
+def load_model(model_path:str, # HF id, local folder, a .gguf file, or "demo"
                dtype=None, # e.g. "bfloat16"; None: the checkpoint's own
                device_map=None, # e.g. "auto" (needs `accelerate`); None: the whole model on cuda when available, else cpu
                trust_remote_code:bool=False, # needed for the original Qwen (model_type "qwen")
@@ -346,6 +348,7 @@ def load_model(model_path:str, # HF id, local folder, or "demo"
                           f"Pass a local folder (a snapshot saved with save_pretrained) or 'demo', or download it first "
                           f"where there is network (`hf download {model_path}`).")
     hub = dict(local_files_only=True) if why else {}     # cached: load it without asking the hub
+    if path.endswith(".gguf"): path, hub = str(Path(path).parent), dict(hub, gguf_file=Path(path).name)   # dequantized on load
     from transformers import AutoModelForCausalLM, AutoTokenizer
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, **hub)
@@ -361,3 +364,13 @@ def load_model(model_path:str, # HF id, local folder, or "demo"
     if device_map is None: model.to("cuda" if torch.cuda.is_available() else "cpu")
     model.eval().requires_grad_(False)
     return Adapter(model, tok, family=family, chat_template=chat_template, system=system)
+
+# %% ../nbs/03_models.ipynb #61a79cbb
+def rebuilt(model:nn.Module) -> nn.Module:
+    "`model` built anew from its config with the same weights: what `save_pretrained` needs after a GGUF load"
+    import copy
+    cfg = copy.deepcopy(model.config)
+    if hasattr(cfg, "quantization_config"): del cfg.quantization_config    # the weights are dequantized: a plain model
+    new = type(model)(cfg)
+    new.load_state_dict(model.state_dict())
+    return new.to(next(model.parameters()).device).eval().requires_grad_(False)

@@ -10,18 +10,19 @@ import os, sys, json, time, math, shutil, hashlib, inspect, argparse, tempfile, 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from fastcore.docments import docments
-from .config import (RunConfig, JudgeConfig, ApiConfig, ConfigError, save_json, save_torch, save_figure,
-                                 set_seed)
+from .config import (RunConfig, JudgeConfig, ApiConfig, ConfigError, save_bytes, save_json, save_torch,
+                                 save_figure, set_seed)
 from . import data as rvdata
 
 # %% auto #0
 __all__ = ['COMMANDS', 'COMMAND_MODULES', 'JUDGE_RUN_FIELDS', 'RunLayout', 'ArtifactError', 'read_json', 'read_tensor', 'Plan',
-           'training_prompts', 'resolve_test', 'check_out_dir', 'make_plan', 'check_positions', 'sweep_layers', 'bind',
-           'extract_meta', 'extract_done', 'extract', 'items_sha', 'score_record', 'load_scored', 'sweep_stage',
-           'Selection', 'save_selection', 'save_unselected', 'select', 'RunResult', 'run', 'add_flag', 'add_fields',
-           'fields_from', 'Command', 'command', 'run_cmd', 'data_fetch_cmd', 'CheckFailed', 'data_verify_cmd',
-           'data_list_cmd', 'load_commands', 'usage', 'main', 'client_from', 'judge_inputs', 'judge_stage',
-           'prompts_stage', 'judge_cmd', 'prompts_cmd']
+           'training_prompts', 'resolve_test', 'items_sha', 'check_out_dir', 'domain_questions', 'off_domains',
+           'make_plan', 'check_positions', 'sweep_layers', 'bind', 'extract_meta', 'extract_done', 'extract',
+           'item_records', 'score_record', 'save_scored', 'load_scored', 'Swept', 'sweep_scored', 'sweep_stage',
+           'Selection', 'evaluation_row', 'save_split', 'heldout_inputs', 'heldout_stage', 'save_selection',
+           'save_unselected', 'select', 'RunResult', 'run', 'add_flag', 'add_fields', 'fields_from', 'Command',
+           'command', 'run_cmd', 'data_fetch_cmd', 'CheckFailed', 'data_verify_cmd', 'data_list_cmd', 'load_commands',
+           'usage', 'main', 'client_from', 'judge_inputs', 'judge_stage', 'prompts_stage', 'judge_cmd', 'prompts_cmd']
 
 # %% ../nbs/09_runs.ipynb #5954ac9d
 @dataclass(frozen=True)
@@ -52,6 +53,14 @@ class RunLayout:
         return self.select_dir(test, coeff)/f"{dict(addition='actadd', ablation='ablate')[kind]}_scores_performance.png"
     def direction(self, test, coeff) -> Path: return self.coeff_dir(test, coeff)/"direction.pt"
     def direction_metadata(self, test, coeff) -> Path: return self.coeff_dir(test, coeff)/"direction_metadata.json"
+    # the held-out report: the split (item ids of each part, shared by the coefficients), per-item results, the plot
+    def split(self, test) -> Path: return self.role_dir/str(test)/"split.json"
+    def heldout_items(self, test, coeff) -> Path: return self.coeff_dir(test, coeff)/"heldout_items.json"
+    def heldout_plot(self, test, coeff) -> Path: return self.coeff_dir(test, coeff)/"heldout.png"
+    @staticmethod
+    def score_of(results) -> Path:
+        "The fingerprint and answer counts beside a `results_*.json` (which holds the per-item records, as in the original code)"
+        p = Path(results); return p.with_name("score_" + p.name[len("results_"):])
     def judge_dir(self, test, coeff) -> Path: return self.role_dir/"test_direction"/str(test)/str(float(coeff))
     def judge_baseline(self, test, coeff) -> Path: return self.judge_dir(test, coeff)/"baseline.json"
     def judge_candidate(self, test, coeff, pos, layer, mode) -> Path:
@@ -127,10 +136,13 @@ class Plan:
     role_prompts: list                # D_role: the sampled role prompts (strings)
     base_prompts: list                # D_base: the sampled base prompts (strings)
     test: str|None                    # the MCQ domain selected on (None: extraction only)
-    items: list                       # D_test: the sampled questions
+    items: list                       # D_test: the questions the sweep selects on (the validation part; all with select_on test)
     coeffs: list                      # the distinct coefficients, as floats
     positions: list|None = None       # positions swept, checked against the model by `bind`
     layers: list|None = None          # layers swept, checked against the model by `bind`
+    heldout: list = field(default_factory=list)     # the held-out questions the chosen candidate is reported on
+    split: dict|None = None           # the item ids of each part, and the other domains' (what split.json records)
+    off_domain: dict = field(default_factory=dict)  # {domain: its held-out questions, or why it is skipped}
 
 # %% ../nbs/09_runs.ipynb #20d45191
 def training_prompts(cfg:RunConfig) -> tuple[list[str], list[str]]:
@@ -148,6 +160,12 @@ def resolve_test(cfg:RunConfig) -> str:
         raise ConfigError(f"Role {cfg.role!r} has no domain in the catalogue; pass --test, one of "
                           f"{rvdata.list_domains(cfg.data_dir)}")
     return test
+
+# %% ../nbs/09_runs.ipynb #d0019631
+def items_sha(items) -> str:
+    "A fingerprint of the questions and their targets"
+    s = json.dumps([[it["instruction"], it["target_score"]] for it in items], ensure_ascii=False)
+    return hashlib.sha256(s.encode()).hexdigest()[:16]
 
 # %% ../nbs/09_runs.ipynb #fd04f8fb
 def check_out_dir(out_dir) -> Path:
@@ -170,19 +188,55 @@ def check_out_dir(out_dir) -> Path:
     return p
 
 # %% ../nbs/09_runs.ipynb #18e2f9dc
+def domain_questions(cfg:RunConfig, # the run's options
+                     domain:str, # e.g. "math"
+                     strict:bool=True, # False (other domains): take all when fewer than --n_test exist
+                    ) -> tuple[list, list, dict]:
+    "The sampled questions of `domain` as `(selected_on, held_out, record)`; the record holds their ids (indices in the domain's file)"
+    from role_vectors.heldout import split_ids
+    pool = rvdata.load_mcq(domain, cfg.data_dir)
+    n = cfg.n_test if strict or cfg.n_test is None else min(cfg.n_test, len(pool))
+    ids = rvdata.sample(list(range(len(pool))), n, cfg.seed, cfg.use_all, what=f"'{domain}' questions")   # the draw of `sample(pool, ...)`
+    sel, held = (ids, ids) if cfg.select_on == "test" else split_ids(ids, cfg.heldout_fraction, cfg.seed)
+    sel_items, held_items = [pool[i] for i in sel], [pool[i] for i in held]
+    return sel_items, held_items, dict(n_items=len(ids), validation=sel, test=held, validation_sha=items_sha(sel_items),
+                                       test_sha=items_sha(held_items))
+
+# %% ../nbs/09_runs.ipynb #a088627c
+def off_domains(cfg:RunConfig, test:str) -> list[str]:
+    "The domains the guardrail scores the chosen vector on: `--off_domain`, else every other domain of the data folder"
+    have = rvdata.list_domains(cfg.data_dir)
+    if cfg.off_domain is None: return [d for d in have if d != test]
+    want = list(dict.fromkeys(cfg.off_domain))
+    if [d.lower() for d in want] == ["none"]: return []
+    bad = [d for d in want if d not in have]
+    if bad: raise ConfigError(f"--off_domain {bad}: no such domain in the data folder; domains there: {have} (or none)")
+    return [d for d in want if d != test]
+
+# %% ../nbs/09_runs.ipynb #4a3cda7f
 def make_plan(cfg:RunConfig, # the run's options
               stages=("extract", "select"), # the stages that will run
              ) -> Plan:
-    "Check `cfg` and resolve everything that needs no model: prompts, test, questions, model path, out_dir"
+    "Check `cfg` and resolve everything that needs no model: prompts, test, its split questions, the guardrail's, model path, out_dir"
     from role_vectors.models import resolve_model_path
+    from role_vectors.heldout import persona_text
     cfg.validate()
     role, base = training_prompts(cfg)
     test = resolve_test(cfg) if "select" in stages else None
-    items = rvdata.sample(rvdata.load_mcq(test, cfg.data_dir), cfg.n_test, cfg.seed, cfg.use_all,
-                          what=f"'{test}' questions") if test else []
+    items, heldout, split, off = [], [], None, {}
+    if test:
+        persona_text(cfg.role, cfg.persona_prompt)
+        items, heldout, rec = domain_questions(cfg, test)
+        split = dict(domain=test, select_on=cfg.select_on, heldout_fraction=cfg.heldout_fraction, seed=cfg.seed, n_test=cfg.n_test,
+                     data_dir=None if cfg.data_dir is None else str(cfg.data_dir), **rec, off_domain={})
+        for d in off_domains(cfg, test):
+            try: _, off[d], split["off_domain"][d] = domain_questions(cfg, d, strict=False)
+            except ConfigError as e:
+                off[d] = "skipped: " + " ".join(str(e).split()); split["off_domain"][d] = dict(skipped=off[d])
     resolve_model_path(cfg.model_path)
     check_out_dir(cfg.out_dir)
-    return Plan(cfg, RunLayout.of(cfg), role, base, test, items, [float(a) for a in dict.fromkeys(cfg.coeffs)])
+    return Plan(cfg, RunLayout.of(cfg), role, base, test, items, [float(a) for a in dict.fromkeys(cfg.coeffs)],
+                heldout=heldout, split=split, off_domain=off)
 
 # %% ../nbs/09_runs.ipynb #9101e42b
 def check_positions(pos, adapter) -> list[int]:
@@ -248,58 +302,104 @@ def extract(plan:Plan, # from `make_plan`
     save_json(meta, L.extract_meta)
     return Candidates(r, meta)
 
-# %% ../nbs/09_runs.ipynb #d0019631
-def items_sha(items) -> str:
-    "A fingerprint of the questions and their targets"
-    s = json.dumps([[it["instruction"], it["target_score"]] for it in items], ensure_ascii=False)
-    return hashlib.sha256(s.encode()).hexdigest()[:16]
-
 # %% ../nbs/09_runs.ipynb #a0ce4e12
 def _fingerprint(plan:Plan) -> dict:
     return dict(items_sha=items_sha(plan.items), n_items=len(plan.items), mode=plan.cfg.mode)
 
-def score_record(s, expect:dict, vector_norm:float|None=None) -> dict:
-    "The file content of one `Scored` (the original layout's `results_*.json`)"
-    if s.kind == "baseline": return dict(kind="baseline", score=s.score, **expect, records=s.records)
-    return dict(kind=s.kind, position=s.position, layer=s.layer, coeff=s.coeff, score=s.score, **expect,
-                vector_norm=vector_norm, records=s.records)
+def item_records(records:list, # per-item MCQ records (`role_vectors.mcq`)
+                 items:list, # the questions, in the same order
+                 adapter=None, # formats the prompt of a generated reply's `completion`
+                ) -> list:
+    "The records with the original code's keys first: instruction, target_answer, score (the credit), selected_answer, dataset"
+    out = []
+    for r, it in zip(records, items):
+        o = dict(instruction=r.get("instruction", it["instruction"]), target_answer=r.get("target"), score=r.get("credit"),
+                 selected_answer=r.get("selected"), dataset=it.get("dataset"))
+        if "response" in r and "completion" not in r:
+            o["completion"] = dict(category=it.get("category"), prompt=adapter.format(it["instruction"]) if adapter else None,
+                                   response=r["response"])
+        o.update({k: v for k, v in r.items() if k not in o})
+        out.append(o)
+    return out
+
+# %% ../nbs/09_runs.ipynb #b61decff
+def score_record(s, expect:dict, vector_norm:float|None=None, counts:dict|None=None) -> dict:
+    "The fingerprint of one `Scored` (the content of `score_*.json`): what it is, its score, what it was computed from, its answer counts"
+    head = dict(kind="baseline") if s.kind == "baseline" else dict(kind=s.kind, position=s.position, layer=s.layer, coeff=s.coeff)
+    return dict(head, score=s.score, **expect, **({} if s.kind == "baseline" else dict(vector_norm=vector_norm)), **(counts or {}))
+
+# %% ../nbs/09_runs.ipynb #52c5e127
+def _bytes_sha(data:bytes) -> str: return hashlib.sha256(data).hexdigest()[:16]
+
+def save_scored(s, path, expect:dict, items:list, vector_norm:float|None=None, adapter=None, max_new_tokens:int|None=None) -> dict:
+    "Write one `Scored`: its per-item records to `path` (a `results_*.json`), then its fingerprint beside it; the fingerprint"
+    from role_vectors.heldout import answer_counts
+    data = json.dumps(item_records(s.records, items, adapter), indent=2, ensure_ascii=False).encode("utf-8")
+    save_bytes(data, path)
+    counts = answer_counts(s.records, getattr(adapter, "tokenizer", None), max_new_tokens)
+    head = dict(score_record(s, expect, vector_norm, counts), records_sha=_bytes_sha(data))
+    save_json(head, RunLayout.score_of(path))
+    return head
 
 # %% ../nbs/09_runs.ipynb #9d72af65
 def load_scored(path, expect:dict):
-    "A saved score read back and checked against what this sweep would compute; None when there is none"
+    "A saved score (records and fingerprint) read back and checked against what this sweep would compute; None when there is none"
     from role_vectors.select import Scored
-    if not Path(path).is_file(): return None
-    d = read_json(path, keys=("kind", "score", "records", *expect))
+    side = RunLayout.score_of(path)
+    if not (Path(path).is_file() and side.is_file()): return None     # the fingerprint is written last: without it, not done
+    d = read_json(side, keys=("kind", "score", "records_sha", *expect))
     for k, v in expect.items():
         same = math.isclose(d[k], v, rel_tol=1e-6) if k == "vector_norm" else d[k] == v
         if not same:
             raise ConfigError(f"{path} was computed with another {k} ({d[k]!r}, this sweep: {v!r}): the items, the mode "
                               "or the candidate vectors changed. Delete that folder's results (or sweep into another "
                               "out_dir), or rerun with --force, to recompute them.")
-    return Scored(d["kind"], d.get("position"), d.get("layer"), d.get("coeff"), d["score"], d["records"])
+    if _bytes_sha(Path(path).read_bytes()) != d["records_sha"]:
+        raise ArtifactError(f"{path} does not match {side.name} beside it (changed or cut short); delete both, or rerun with "
+                            "--force to recompute")
+    recs = read_json(path)
+    if not isinstance(recs, list): raise ArtifactError(f"{path} should hold a JSON list of per-item records; rerun with --force")
+    return Scored(d["kind"], d.get("position"), d.get("layer"), d.get("coeff"), d["score"], recs)
 
 # %% ../nbs/09_runs.ipynb #b9b2b5f3
 def _kinds(coeff): return ["addition"] + (["ablation"] if coeff == 1 else [])
 
-def sweep_stage(plan:Plan, adapter, cands, progress:bool=True):
-    "Sweep every candidate of `plan` (bound), resuming from and saving to the run folder: a `SweepResult`"
+@dataclass
+class Swept:
+    "What the sweep stage produced"
+    result: object       # the `SweepResult`
+    scored: dict         # every `Scored` (loaded or computed) by its key
+    n_computed: int      # how many were computed now (0: everything was loaded)
+    seconds: float       # how long the stage took
+
+# %% ../nbs/09_runs.ipynb #fe22ad5d
+def sweep_scored(plan:Plan, adapter, cands, progress:bool=True) -> Swept:
+    "Sweep every candidate of `plan` (bound), resuming from and saving to the run folder"
     from role_vectors.select import sweep
-    L, test, expect = plan.layout, plan.test, _fingerprint(plan)
+    L, test, expect, cfg, t0 = plan.layout, plan.test, _fingerprint(plan), plan.cfg, time.time()
     norm = lambda p, l: cands.vector(p, l).norm().item()
     baseline = next((b for a in plan.coeffs if (b := load_scored(L.baseline(test, a), expect))), None)
     done = {(p, l, a, k): s for a in plan.coeffs for p in plan.positions for l in plan.layers for k in _kinds(a)
             if (s := load_scored(L.candidate(test, a, p, l, k), {**expect, "vector_norm": norm(p, l)}))}
+    scored, new = {**done, **({baseline.key: baseline} if baseline else {})}, []
+    kw = dict(items=plan.items, adapter=adapter, max_new_tokens=cfg.max_new_tokens)
     def save(s):
+        scored[s.key] = s; new.append(s.key)
         if s.kind == "baseline":
-            for a in plan.coeffs: save_json(score_record(s, expect), L.baseline(test, a))
-        else: save_json(score_record(s, expect, norm(s.position, s.layer)), L.candidate(test, s.coeff, s.position, s.layer, s.kind))
+            for a in plan.coeffs: save_scored(s, L.baseline(test, a), expect, **kw)
+        else: save_scored(s, L.candidate(test, s.coeff, s.position, s.layer, s.kind), expect, vector_norm=norm(s.position, s.layer), **kw)
     res = sweep(adapter, cands, plan.items, coeffs=plan.coeffs, positions=plan.positions, layers=plan.layers,
-                batch_size=plan.cfg.batch, mode=plan.cfg.mode, max_new_tokens=plan.cfg.max_new_tokens, progress=progress,
+                batch_size=cfg.batch, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens, progress=progress,
                 done=done, baseline=baseline, on_score=save)
     if baseline is not None:      # found in one coefficient's folder: give it to the others too
         for a in plan.coeffs:
-            if not L.baseline(test, a).is_file(): save_json(score_record(baseline, expect), L.baseline(test, a))
-    return res
+            if load_scored(L.baseline(test, a), expect) is None: save_scored(baseline, L.baseline(test, a), expect, **kw)
+    return Swept(res, scored, len(new), time.time() - t0)
+
+# %% ../nbs/09_runs.ipynb #444ede7e
+def sweep_stage(plan:Plan, adapter, cands, progress:bool=True):
+    "Sweep every candidate of `plan` (bound), resuming from and saving to the run folder: a `SweepResult`"
+    return sweep_scored(plan, adapter, cands, progress).result
 
 # %% ../nbs/09_runs.ipynb #eb559b8d
 @dataclass
@@ -311,29 +411,104 @@ class Selection:
     n_kept: int          # candidates that passed the filters
     n_layers: int        # blocks in the model
     prune_limit: int     # layers >= this were never eligible
+    heldout: dict|None = None             # the held-out report (`direction_metadata.json`'s `heldout`)
+    sweep_seconds: float|None = None      # the sweep's time, when it computed something now
+    controls_seconds: float|None = None   # the held-out report's time, when computed now
+
+# %% ../nbs/09_runs.ipynb #6e671ccb
+def evaluation_row(row, # a `ScoreRow`
+                   counts:dict|None=None, # {Scored key: answer counts}
+                  ) -> dict:
+    "A row of direction_evaluations*.json: ours, the original code's score keys, and the answer counts of each kind"
+    d = dict(row.to_dict(), steering_performance_score=row.addition_score)
+    if row.ablation_score is not None: d["ablation_performance_score"] = row.ablation_score
+    for kind in ("addition", "ablation"):
+        for k, v in ((counts or {}).get((row.position, row.layer, row.coeff, kind)) or {}).items(): d[f"{kind}_{k[2:]}"] = v
+    return d
+
+# %% ../nbs/09_runs.ipynb #43ef2b6b
+def save_split(plan:Plan) -> Path:
+    "Record the split: split.json holds the item ids of each part and of each other domain's held-out part"
+    return save_json(plan.split, plan.layout.split(plan.test))
+
+# %% ../nbs/09_runs.ipynb #74d880b3
+def heldout_inputs(plan:Plan, choice, vector_norm:float, adapter) -> dict:
+    "What the held-out report of `choice` is computed from: compared on resume"
+    cfg = plan.cfg
+    return dict(position=choice.position, layer=choice.layer, coeff=choice.coeff, vector_norm=round(vector_norm, 6),
+                heldout_sha=items_sha(plan.heldout), off_domain={d: items_sha(v) if isinstance(v, list) else v for d, v in plan.off_domain.items()},
+                n_random=cfg.n_random, n_boot=cfg.n_boot, seed=cfg.seed, persona_prompt=cfg.persona_prompt, role=cfg.role,
+                mode=cfg.mode, max_new_tokens=cfg.max_new_tokens if cfg.mode == "generate" else None, select_on=cfg.select_on,
+                model=str(cfg.model_path), dtype=str(adapter.dtype), chat_template=cfg.chat_template, system=cfg.system)
+
+# %% ../nbs/09_runs.ipynb #66b22ea0
+def _earlier_heldout(L, test, coeff, fingerprint):
+    "The held-out report an earlier run saved for the same inputs, or None"
+    md, items = L.direction_metadata(test, coeff), L.heldout_items(test, coeff)
+    if not (md.is_file() and items.is_file()): return None
+    try: ho = read_json(md).get("heldout")
+    except (ArtifactError, AttributeError): return None
+    return ho if isinstance(ho, dict) and ho.get("fingerprint") == fingerprint else None
+
+def heldout_stage(plan:Plan, adapter, cands, choice, swept:Swept, progress:bool=True) -> tuple[dict, bool]:
+    "`(report, loaded)`: the chosen candidate on the held-out questions with its controls; heldout_items.json saved"
+    from role_vectors.heldout import heldout_report, verdict
+    cfg, L, test, coeff = plan.cfg, plan.layout, plan.test, choice.coeff
+    vec = cands.vector(choice.position, choice.layer)
+    fp = _sha(heldout_inputs(plan, choice, vec.norm().item(), adapter))
+    if (old := _earlier_heldout(L, test, coeff, fp)) is not None: return old, True
+    same = cfg.select_on == "test"     # the sweep scored the same questions: its baseline and candidate are reused
+    if progress:
+        offs = [v for v in plan.off_domain.values() if isinstance(v, list)]
+        print(f"held-out report (coeff {coeff:g}): {len(plan.heldout)} questions x {(0 if same else 2) + cfg.n_random} steering runs "
+              f"({'' if same else 'unsteered, chosen, '}{cfg.n_random} random), the persona prompt, {len(offs)} other domains "
+              f"({sum(map(len, offs))} questions x 2)", flush=True)
+    base, steer = (swept.scored.get(k) if same else None for k in ((None, None, None, "baseline"), (choice.position, choice.layer, coeff, "addition")))
+    report, recs = heldout_report(adapter, vec, choice.layer, coeff, plan.heldout, cfg.role, domain=test, ids=plan.split["test"],
+                                  n_random=cfg.n_random, n_boot=cfg.n_boot, seed=cfg.seed, persona_prompt=cfg.persona_prompt,
+                                  off_domain=plan.off_domain, off_ids={d: r.get("test") for d, r in plan.split["off_domain"].items()},
+                                  batch_size=cfg.batch, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens,
+                                  base_records=base.records if base else None, steered_records=steer.records if steer else None)
+    report.update(select_on=cfg.select_on, n_selected_on=len(plan.items), split=os.path.relpath(L.split(test), L.coeff_dir(test, coeff)),
+                  items=L.heldout_items(test, coeff).name, fingerprint=fp)
+    report["verdict"] = verdict(report)
+    save_json(recs, L.heldout_items(test, coeff))
+    return report, False
 
 # %% ../nbs/09_runs.ipynb #8d5b7aca
-def save_selection(plan:Plan, cands, coeff:float, rows:list, kept:list, choice) -> dict:
-    "Write the evaluations, plots, `direction.pt` and `direction_metadata.json` of one coefficient; their paths"
+def save_selection(plan:Plan, cands, coeff:float, rows:list, kept:list, choice, heldout:dict|None=None, counts:dict|None=None) -> dict:
+    "Write the evaluations, plots, `direction.pt` and `direction_metadata.json` (with the `heldout` report) of one coefficient; their paths"
     from role_vectors.select import rank_key, plot_scores
+    from role_vectors.heldout import plot_heldout, headline
     L, test, base = plan.layout, plan.test, choice.baseline_score
-    paths = dict(evaluations=save_json([r.to_dict() for r in sorted(rows, key=rank_key)], L.evaluations(test, coeff)),
-                 filtered=save_json([r.to_dict() for r in sorted(kept, key=rank_key)], L.evaluations_filtered(test, coeff)))
+    ev = lambda rs: [evaluation_row(r, counts) for r in sorted(rs, key=rank_key)]
+    paths = dict(evaluations=save_json(ev(rows), L.evaluations(test, coeff)), filtered=save_json(ev(kept), L.evaluations_filtered(test, coeff)))
     for kind in ("addition", "ablation"):
-        paths[f"{kind}_plot"] = save_figure(plot_scores(rows, base, kind, choice), L.plot(test, coeff, kind))
+        fig = plot_scores(rows, base, kind, choice)
+        if heldout and kind == "addition":
+            ax = fig.axes[0]; ax.set_title(f"{ax.get_title()}\nheld-out: {headline(heldout)}", fontsize=8)
+        paths[f"{kind}_plot"] = save_figure(fig, L.plot(test, coeff, kind))
     paths["direction"] = save_torch(cands.vector(choice.position, choice.layer).detach().cpu().clone(), L.direction(test, coeff))
     cfg = plan.cfg
     md = {"pos": choice.position, "layer": choice.layer, "coeff": choice.coeff, "addition_score": choice.addition_score,
           "ablation_score": choice.ablation_score, "baseline_score": base, "model": str(cfg.model_path), "role": cfg.role,
-          "test": test, "n_train": cfg.n_train, "n_test": len(plan.items), "mode": cfg.mode, "seed": cfg.seed}
+          "test": test, "n_train": cfg.n_train, "n_test": len(plan.items), "mode": cfg.mode, "seed": cfg.seed,
+          "select_on": cfg.select_on}
+    if counts: md["answers"] = {k: counts.get(key) for k, key in (("baseline", (None, None, None, "baseline")),
+                                 ("addition", (choice.position, choice.layer, choice.coeff, "addition")),
+                                 ("ablation", (choice.position, choice.layer, choice.coeff, "ablation")))}
+    if heldout is not None:
+        md["heldout"] = heldout
+        paths["heldout_plot"] = save_figure(plot_heldout(heldout, f"{cfg.role} on {test}: {headline(heldout)}"), L.heldout_plot(test, coeff))
+        paths["heldout_items"] = L.heldout_items(test, coeff)
     paths["metadata"] = save_json(md, L.direction_metadata(test, coeff))
     return paths
 
 # %% ../nbs/09_runs.ipynb #87770ac8
-def save_unselected(plan:Plan, coeff:float, rows:list, baseline:float) -> None:
+def save_unselected(plan:Plan, coeff:float, rows:list, baseline:float, counts:dict|None=None) -> None:
     "When every candidate is filtered out, still save the evaluations and plots to look at"
     from role_vectors.select import plot_scores
-    save_json([r.to_dict() for r in rows], plan.layout.evaluations(plan.test, coeff))
+    save_json([evaluation_row(r, counts) for r in rows], plan.layout.evaluations(plan.test, coeff))
     for kind in ("addition", "ablation"): save_figure(plot_scores(rows, baseline, kind), plan.layout.plot(plan.test, coeff, kind))
 
 # %% ../nbs/09_runs.ipynb #dad91e54
@@ -343,14 +518,18 @@ def select(plan:Plan, # from `make_plan`, bound to the model by `bind`
            force:bool=False, # delete earlier sweep results and recompute them
            progress:bool=True, # progress bars
           ) -> list[Selection]:
-    "Stage 2: sweep, filter and save the selected direction for each coefficient"
+    "Stage 2: sweep, filter, report the chosen direction on the held-out questions with its controls, and save, for each coefficient"
     from role_vectors.select import filter_candidates, select_direction, NoCandidateError, layer_limit
+    from role_vectors.heldout import answer_counts
     if plan.positions is None: plan = bind(plan, adapter)
     cfg, L = plan.cfg, plan.layout
     if force:
         for a in plan.coeffs:
             if L.coeff_dir(plan.test, a).exists(): shutil.rmtree(L.coeff_dir(plan.test, a))
-    res = sweep_stage(plan, adapter, cands, progress)
+    swept = sweep_scored(plan, adapter, cands, progress)
+    res = swept.result
+    save_split(plan)
+    counts = {k: answer_counts(s.records, adapter.tokenizer, cfg.max_new_tokens) for k, s in swept.scored.items()}
     rules = dict(prune_layer_percentage=cfg.prune_layer_percentage, drop_nan=not cfg.keep_nan,
                  drop_below_baseline=not cfg.keep_below_baseline)
     out = []
@@ -359,12 +538,16 @@ def select(plan:Plan, # from `make_plan`, bound to the model by `bind`
         kept, _ = filter_candidates(rows, res.baseline, adapter.n_layers, **rules)
         try: choice = select_direction(rows, res.baseline, adapter.n_layers, **rules)
         except NoCandidateError as e:
-            save_unselected(plan, coeff, rows, res.baseline)
+            save_unselected(plan, coeff, rows, res.baseline, counts)
             raise NoCandidateError(f"{e} (flags: --prune_layer_percentage, --keep_below_baseline, --keep_nan, --coeffs, "
                                    f"--n_test). The scores are in {L.select_dir(plan.test, coeff)}") from None
-        save_selection(plan, cands, coeff, rows, kept, choice)
+        t = time.time()
+        ho, loaded = heldout_stage(plan, adapter, cands, choice, swept, progress)
+        secs = None if loaded else time.time() - t
+        save_selection(plan, cands, coeff, rows, kept, choice, heldout=ho, counts=counts)
         out.append(Selection(choice, plan.test, len(rows), len(kept), adapter.n_layers,
-                             layer_limit(adapter.n_layers, cfg.prune_layer_percentage)))
+                             layer_limit(adapter.n_layers, cfg.prune_layer_percentage), heldout=ho,
+                             sweep_seconds=swept.seconds if swept.n_computed else None, controls_seconds=secs))
     return out
 
 # %% ../nbs/09_runs.ipynb #e68c506f
@@ -385,16 +568,35 @@ def _print_extract(plan, adapter, cands, secs, loaded):
     if cands.tensor[:, 0].abs().max().item() == 0:
         print("(layer 0 is zero: its input is the token embeddings, and the post-instruction tokens are the same in every prompt)")
 
+def _print_heldout(plan, s):
+    ho, test = s.heldout, s.test
+    per, rnd = ho["persona"], ho["random"]
+    print(f"held-out           baseline {ho['baseline']:.4f}   steered {ho['accuracy']:.4f}   persona prompt {per['accuracy']:.4f} "
+          f"({per['how']}: {per['prompt']!r})")
+    if rnd["n"]: print(f"random directions  {rnd['n']} of the same norm: accuracy {min(rnd['accuracies']):.4f} to {max(rnd['accuracies']):.4f}; "
+                       f"the role vector's percentile among them: {rnd['percentile']:.0f}")
+    offs = [f"{d} {100 * o['gain']:+.1f}" + (" (significant drop)" if o["significant_drop"] else "") if "gain" in o else f"{d} {o['skipped']}"
+            for d, o in ho["off_domain"].items()]
+    if offs: print("off-domain gain    " + ", ".join(offs) + " points")
+    for w in ho["warnings"]: print(f"WARNING: {w}")
+    print(f"verdict: {ho['verdict']}")
+    if s.controls_seconds is not None and s.sweep_seconds:
+        print(f"held-out report and controls: {s.controls_seconds:.1f}s, {100 * s.controls_seconds / s.sweep_seconds:.0f} % of the sweep ({s.sweep_seconds:.1f}s)")
+    print(f"per question: {plan.layout.heldout_items(test, s.row.coeff)}; the split: {plan.layout.split(test)}")
+
 def _print_selection(plan, s):
-    c = s.row
+    c, ho = s.row, s.heldout
     print(f"\n== selection on '{s.test}' (coeff {c.coeff:g}): {s.n_kept} of {s.n_candidates} candidates pass the filters ==")
     never = [l for l in plan.layers if l >= s.prune_limit]
     if never: print(f"(layers {never[0]}..{never[-1]}, the last {plan.cfg.prune_layer_percentage:.0%} of {s.n_layers}, are swept "
                     f"but never chosen: --prune_layer_percentage; the sweep covers layers {plan.layers[0]}..{plan.layers[-1]})")
+    if ho: print(f"selected on {ho['n_selected_on']} questions; " + ("reported on the same ones (--select_on test, the original code's way)"
+                 if ho["select_on"] == "test" else f"reported on {ho['n_items']} held-out questions it never saw"))
     print(f"baseline accuracy  {c.baseline_score:.4f}")
     print(f"selected           position {c.position}, layer {c.layer}, coeff {c.coeff:g}")
     abl = "-" if c.ablation_score is None else f"{c.ablation_score:.4f}"
-    print(f"accuracy           addition {c.addition_score:.4f}   ablation {abl}")
+    print(f"accuracy           addition {c.addition_score:.4f}   ablation {abl}" + (f"   (the best of {s.n_candidates}: optimistic)" if ho else ""))
+    if ho: _print_heldout(plan, s)
     print(f"saved {plan.layout.direction(s.test, c.coeff)}")
 
 def run(cfg:RunConfig, # the run's options
@@ -575,7 +777,7 @@ def main(argv:list|None=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(usage()); return 0 if argv else 2
-    words = {n.split()[0] for n in COMMANDS}
+    words = {n.split()[0] for n in load_commands()}
     name = argv.pop(0) if argv[0] in words else "run"
     if name not in COMMANDS:
         subs = [n.split()[1] for n in COMMANDS if n.startswith(name + " ")]

@@ -37,15 +37,32 @@ def n_cells(nb):
     flags = get_config().tst_flags
     return len(nb_test_cells(nb, flags.split() if isinstance(flags, str) else flags))
 
-def run_nb(nb, skip_log):
+def run_nb(nb, skip_log, flags=None):
     "Test one notebook in its own process (so notebooks cannot leak state into each other)"
     env = {**os.environ, "RV_SKIP_LOG": str(skip_log), "PYTHONUNBUFFERED": "1"}
     t = time.time()
-    r = subprocess.run([str(BIN/"nbdev-test"), str(nb), "--n-workers", "0"], cwd=ROOT, env=env,
-                       capture_output=True, text=True)
+    r = subprocess.run([str(BIN/"nbdev-test"), str(nb), "--n-workers", "0", *(["--flags", flags] if flags else [])], cwd=ROOT,
+                       env=env, capture_output=True, text=True)
     return nb, r.returncode == 0, time.time() - t, (r.stdout + r.stderr)
 
+def main_only(flags, paths):
+    "`--flags F NB...`: run only these notebooks with the cells flagged F too (the real-model lane)"
+    skip_log = Path(tempfile.mkdtemp(prefix="rv-test-run-"))/"skips.txt"
+    passed = failed = 0
+    for p in paths:
+        nb, ok, secs, out = run_nb(ROOT/p, skip_log, flags)
+        if ok: passed += 1; print(f"ok   {p} (cells flagged {flags!r} included, {secs:.0f}s)", flush=True)
+        else: failed += 1; print(f"FAIL {p} ({secs:.0f}s)\n{out[-6000:]}", flush=True)
+    skips = skip_log.read_text().splitlines() if skip_log.exists() else []
+    for s in skips: print(f"SKIP {s}")
+    shutil.rmtree(skip_log.parent, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed, {len(skips)} skipped")
+    return 1 if failed else 0
+
 def main():
+    if "--flags" in sys.argv:
+        i = sys.argv.index("--flags")
+        return main_only(sys.argv[i + 1], sys.argv[i + 2:])
     passed, failed, failures = 0, 0, []
     lib = lambda: sorted((ROOT/"role_vectors").rglob("*.py"))
     nbs = lambda: sorted((ROOT/"nbs").rglob("*.ipynb"))
@@ -73,13 +90,19 @@ def main():
             else:
                 failed += 1; failures.append(str(rel))
                 print(f"FAIL {rel} ({secs:.0f}s)\n{out[-6000:]}", flush=True)
+    t = time.time()   # the offline docs check: nbdev's processing, nbconvert, headless Chromium (tools/docs_check.py)
+    r = subprocess.run([sys.executable, str(ROOT/"tools"/"docs_check.py")], cwd=ROOT,
+                       env={**os.environ, "RV_SKIP_LOG": str(skip_log)}, capture_output=True, text=True)
+    if r.returncode:
+        failed += 1; failures.append("docs check"); print(f"FAIL docs check\n{r.stdout[-6000:]}{r.stderr[-2000:]}", flush=True)
+    else: passed += 1; print(f"ok   docs check ({time.time() - t:.0f}s): {r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ''}", flush=True)
     skips = skip_log.read_text().splitlines() if skip_log.exists() else []
     shutil.rmtree(skip_log.parent, ignore_errors=True)
     left = sorted(set(os.listdir(tempfile.gettempdir())) - tmp_before)
     if left: print(f"note: {len(left)} entries left in {tempfile.gettempdir()} by the tests: {left[:10]}")
     for s in skips: print(f"SKIP {s}")
     if failures: print("failed: " + ", ".join(failures))
-    print(f"{len(notebooks)} notebooks, {sum(cells.values())} code cells run as tests; 3 repository checks")
+    print(f"{len(notebooks)} notebooks, {sum(cells.values())} code cells run as tests; 3 repository checks and the docs check")
     print(f"{passed} passed, {failed} failed, {len(skips)} skipped")
     return 1 if failed else 0
 
