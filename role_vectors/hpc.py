@@ -390,7 +390,7 @@ def _flag_spans(args):
 # %% ../nbs/11_hpc.ipynb #0294f007
 def manifest_path(out_dir, name:str) -> Path:
     "The record of a role array's submissions"
-    return RunLayout.slurm_dir(out_dir)/f"{name}.json"
+    return RunLayout.slurm_manifest(out_dir, name)
 
 def read_manifest(out_dir, name:str) -> dict|None:
     "The recorded submissions of job `name`, or None"
@@ -658,7 +658,7 @@ def summary_cmd(out_dir:str="runs", # the runs' root
 # %% ../nbs/11_hpc.ipynb #99fc15c7
 def batch_log(out_dir, model_alias:str, role:str) -> Path:
     "The log of one role's process in `batch`"
-    return RunLayout(Path(out_dir), model_alias, role).role_dir/"batch.log"
+    return RunLayout(Path(out_dir), model_alias, role).batch_log
 
 def batch(roles, cfg:RunConfig, jcfg=None, api=None, rep=None, jobs:int=1, no_report:bool=False) -> dict:
     "Run each role's `report` (or `run`) in its own process, `jobs` at a time; `{role: exit code}`"

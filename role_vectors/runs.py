@@ -85,6 +85,10 @@ class RunLayout:
     @staticmethod
     def slurm_logs(out_dir) -> Path: return Path(out_dir)/"slurm"/"logs"
     @staticmethod
+    def slurm_manifest(out_dir, name) -> Path: return Path(out_dir)/"slurm"/f"{name}.json"
+    @property
+    def batch_log(self) -> Path: return self.role_dir/"batch.log"
+    @staticmethod
     def summary_csv(out_dir) -> Path: return Path(out_dir)/"summary.csv"
     @staticmethod
     def summary_png(out_dir) -> Path: return Path(out_dir)/"summary.png"
