@@ -75,6 +75,12 @@ class RunConfig:
     system: str|None = None           # system prompt
     seed: int = 42                    # seed of every sample (prompts, questions)
     use_all: bool = False             # use all prompts/items when fewer than asked exist
+    compat: str|None = None           # 'original': run as the original code did: its R1-distill chat template (unless --chat_template), its data draw (one seed stream: role, base, then test samples), one position (--pos, default -1), and --select_on test
+
+    def __post_init__(self):
+        if self.compat == "original":   # the original code's choices, where the user did not make their own
+            self.chat_template = "r1" if self.chat_template is None else self.chat_template
+            self.pos, self.select_on = ([-1] if self.pos is None else self.pos), "test"
 
     @property
     def model_alias(self) -> str:
@@ -100,6 +106,9 @@ class RunConfig:
         if isinstance(self.n_random, bool) or not isinstance(self.n_random, int) or self.n_random < 0:
             bad("n_random", "must be an integer >= 0 (0: no random directions)")
         if "{role}" not in str(self.persona_prompt): bad("persona_prompt", "must contain {role}, e.g. 'You are {a} {role}.'")
+        if self.compat not in (None, "original"): bad("compat", "the only compatibility mode is 'original' (the original code's run)")
+        if self.compat == "original" and len(self.pos) != 1:
+            bad("pos", "--compat original sweeps one position, as the original code's --pos did: pass one, e.g. --pos -1")
         if self.off_domain is not None and not all(isinstance(d, str) and d.strip() for d in self.off_domain):
             bad("off_domain", "must be domain names (or none)")
         return self

@@ -260,8 +260,9 @@ def sample(items, # what to draw from
            seed:int=42, # seed of the draw
            use_all:bool=False, # when fewer than n exist, take them all instead of raising
            what:str="items", # what the items are, for the error message
+           rng:random.Random|None=None, # draw from this stream instead (then `seed` is unused), e.g. one shared by several draws
           ) -> list:
-    "`n` items drawn with `random.Random(seed)`; all (file order) when `n` is None"
+    "`n` items drawn with `random.Random(seed)` (or `rng`); all (file order) when `n` is None"
     items = list(items)
     if n is None: return items
     try: n = operator.index(n)
@@ -272,7 +273,7 @@ def sample(items, # what to draw from
             raise DataError(f"Asked for {n} {what} but only {len(items)} exist. Ask for at most {len(items)} "
                             f"(e.g. --n_train/--n_test {len(items)}) or pass use_all=True (--use_all) to use all {len(items)}.")
         n = len(items)
-    return random.Random(seed).sample(items, n)
+    return (rng or random.Random(seed)).sample(items, n)
 
 # %% ../nbs/01_data.ipynb #8074370d
 UPSTREAM_REPO = "Crisp-Unimib/Role-Vectors"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from fastcore.basics import patch
 from .config import RunConfig, ConfigError, save_json, save_bytes
-from .runs import (RunLayout, ArtifactError, read_json, read_tensor, command, resolve_test, items_sha,
+from .runs import (RunLayout, ArtifactError, read_json, read_scored, read_tensor, command, resolve_test, items_sha,
                                domain_questions)
 from . import data as rvdata
 
@@ -51,17 +51,11 @@ def _try_json(path, notes:list, what:str, keys=()):
     except ArtifactError as e: notes.append(f"{what}: {e}"); return None
 
 def _scored(path, notes:list, what:str) -> dict|None:
-    "A saved score: its fingerprint (`score`, `vector_norm`, ...) with its per-question `records`, or None with a note"
-    side = RunLayout.score_of(path)
-    if side.is_file():
-        head, recs = _try_json(side, notes, what, ("score",)), _try_json(path, notes, what)
-        if head is None: return None
-        if not isinstance(recs, list): notes.append(f"{what}: no per-question records in {path}"); recs = None
-        return dict(head, records=recs)
-    d = _try_json(path, notes, what)
-    if isinstance(d, dict) and "score" in d: return d                      # an older layout: one file with both
-    if d is not None: notes.append(f"{what}: {side.name} not found beside {Path(path).name} (cut short?)")
-    return None
+    "A saved score (`runs.read_scored`: its fingerprint with its per-question `records`), or None with a note"
+    if not (Path(path).is_file() or RunLayout.score_of(path).is_file()): notes.append(f"{what}: not found ({path})"); return None
+    try: return read_scored(path)
+    except ArtifactError as e: notes.append(f"{what}: {e}"); return None
+
 
 # %% ../nbs/10_explore.ipynb #44542460
 @dataclass
@@ -272,11 +266,11 @@ def selected_direction(layout:RunLayout, test:str, coeff:float) -> tuple:
 
 # %% ../nbs/10_explore.ipynb #497020f1
 def run_split(cfg:RunConfig, layout:RunLayout, test:str) -> RunConfig:
-    "`cfg` with the question split of the role's run (its `split.json`: n_test, seed, select_on, heldout_fraction)"
+    "`cfg` with the question split of the role's run (its `split.json`: n_test, seed, select_on, heldout_fraction; compat, n_train)"
     f = layout.split(test)
     if not f.is_file(): return cfg
     sp = read_json(f)
-    return cfg.replace(**{k: sp[k] for k in ("n_test", "seed", "select_on", "heldout_fraction") if k in sp})
+    return cfg.replace(**{k: sp[k] for k in ("n_test", "seed", "select_on", "heldout_fraction", "compat", "n_train") if k in sp})
 
 def evaluation_record(layout:RunLayout, test:str, meta:dict, domain:str, items:list, mode:str, vector) -> dict:
     "What an evaluation file is computed from (compared on resume)"
@@ -328,7 +322,7 @@ def evaluate(cfg:RunConfig, # the role's run options (model, role, test, out_dir
 # %% ../nbs/10_explore.ipynb #f9a91480
 EVALUATE_FIELDS = ("model_path", "role", "test", "out_dir", "data_dir", "n_test", "batch", "coeffs", "mode",
                    "max_new_tokens", "dtype", "device_map", "trust_remote_code", "chat_template", "system", "seed",
-                   "use_all", "select_on", "heldout_fraction")   # the run options `evaluate` takes (the split: from split.json)
+                   "use_all", "select_on", "heldout_fraction", "compat")   # the run options `evaluate` takes (the split: from split.json)
 
 @command("evaluate", "score a role's selected vector on other domains (the role x domain matrix); resumes", cfg=EVALUATE_FIELDS)
 def evaluate_cmd(cfg:RunConfig, # the role's run (its selected vector) and how to score

@@ -16,13 +16,12 @@ from .trace import Trace
 from .directions import check_batch_size, texts_of
 from .steer import add_act, check_vector
 from .mcq import check_items, mcq_accuracy, score_letters
-from .select import block_input, suffix_letters
+from .select import block_input, suffix_letters, block_outputs, scaled_vector
 
 # %% auto #0
 __all__ = ['MIN_SIDE', 'PERSONA_PROMPT', 'split_ids', 'paired_bootstrap', 'mcnemar_exact', 'compare', 'random_directions',
-           'percentile', 'block_outputs', 'score_vectors', 'persona_text', 'system_role', 'persona_prompting',
-           'cut_off', 'answer_counts', 'GuardrailWarning', 'holm', 'heldout_report', 'headline', 'verdict',
-           'plot_heldout']
+           'percentile', 'score_vectors', 'persona_text', 'system_role', 'persona_prompting', 'cut_off',
+           'answer_counts', 'GuardrailWarning', 'holm', 'heldout_report', 'headline', 'verdict', 'plot_heldout']
 
 # %% ../nbs/07b_heldout.ipynb #4b64ac99
 MIN_SIDE = 10   # questions each side of a split needs at least
@@ -116,18 +115,6 @@ def percentile(value:float, # the role vector's accuracy
     if not others: return None
     return 100 * (sum(o < value for o in others) + 0.5 * sum(o == value for o in others)) / len(others)
 
-# %% ../nbs/07b_heldout.ipynb #dd1a2df0
-def block_outputs(adapter:Adapter, enc) -> int:
-    "0 if a decoder block returns a tensor, else the length of the tuple it returns (for `skip_blocks`)"
-    one = {k: enc[k][:1] for k in ("input_ids", "attention_mask")}
-    with torch.inference_mode(), Trace(adapter.model, adapter.block_names[0], stop=True) as t:
-        adapter.model(**one, position_ids=position_ids(one["attention_mask"]), use_cache=False)
-    return 0 if isinstance(t.output, torch.Tensor) else len(t.output)
-
-def _scaled(adapter, vector, coeff):
-    "`coeff * vector` in the model's dtype, cast the way `role_vectors.steer.add_vector` casts it"
-    return (float(coeff) * check_vector(adapter, vector).double()).to(dtype=adapter.dtype, device=adapter.device)
-
 # %% ../nbs/07b_heldout.ipynb #2bf85097
 def score_vectors(adapter:Adapter, # the model
                   items:list, # MCQ records
@@ -144,7 +131,7 @@ def score_vectors(adapter:Adapter, # the model
         return [mcq_accuracy(adapter, items, batch_size, "generate", max_new_tokens, progress=False,
                              **({} if v is None else dict(vector=v, layer=layer, coeff=coeff))) for v in vectors]
     if mode != "prob": raise ConfigError(f"mode must be 'prob' or 'generate', not {mode!r}")
-    cvs = [None if v is None else _scaled(adapter, v, coeff) for v in vectors]
+    cvs = [None if v is None else scaled_vector(adapter, v, coeff) for v in vectors]
     encs = [adapter.tokenize(b) for b in chunked(texts_of(items), check_batch_size(batch_size))]
     n_out = block_outputs(adapter, encs[0])
     lps = [[] for _ in cvs]

@@ -17,12 +17,12 @@ from .runs import RunLayout, CheckFailed, command, main, read_json, make_plan, r
 # %% auto #0
 __all__ = ['REPORT_SECTIONS', 'ARRAY_RUN_FIELDS', 'ARRAY_REPORT_FIELDS', 'SUMMARY_COLUMNS', 'ReportConfig', 'parameters_source',
            'run_notebook_path', 'update_parameters_cell', 'report_parameters', 'report_configs', 'ReportFailed',
-           'absolute', 'write_html', 'run_report', 'report_cmd', 'option_table', 'sweep_rows', 'plot_heatmap',
-           'answer_examples', 'scored_count', 'parse_roles', 'resolve_roles', 'check_roles', 'SlurmConfig',
-           'sbatch_value', 'task_args', 'sbatch_script', 'manifest_path', 'read_manifest', 'prepare', 'record',
-           'write_script', 'require', 'check_sbatch', 'submit', 'queue_states', 'report_ok', 'run_stage',
-           'slurm_status', 'print_status', 'slurm_write_cmd', 'slurm_submit_cmd', 'slurm_status_cmd', 'summary_table',
-           'plot_summary', 'write_summary', 'summary_cmd', 'batch_log', 'batch', 'batch_cmd']
+           'absolute', 'write_html', 'run_report', 'report_cmd', 'option_table', 'answer_examples', 'scored_count',
+           'parse_roles', 'resolve_roles', 'check_roles', 'SlurmConfig', 'sbatch_value', 'task_args', 'sbatch_script',
+           'manifest_path', 'read_manifest', 'prepare', 'record', 'write_script', 'require', 'check_sbatch', 'submit',
+           'queue_states', 'report_ok', 'run_stage', 'slurm_status', 'print_status', 'slurm_write_cmd',
+           'slurm_submit_cmd', 'slurm_status_cmd', 'summary_table', 'plot_summary', 'write_summary', 'summary_cmd',
+           'batch_log', 'batch', 'batch_cmd']
 
 # %% ../nbs/11_hpc.ipynb #08c0bce0
 @dataclass
@@ -182,50 +182,6 @@ def option_table(*objs) -> "pd.DataFrame":
     rows = [dict(option=f.name, value=repr(getattr(o, f.name)), default=repr(_default(f)), group=type(o).__name__)
             for o in objs for f in fields(o) if getattr(o, f.name) != _default(f)]
     return pd.DataFrame(rows, columns=["option", "value", "default", "group"]).set_index("option")
-
-# %% ../nbs/11_hpc.ipynb #921eb7cf
-def sweep_rows(layout:RunLayout, test:str, coeff:float) -> list:
-    "The sweep's `ScoreRow`s of one coefficient, read back from `direction_evaluations.json`"
-    from role_vectors.select import ScoreRow
-    path = layout.evaluations(test, coeff)
-    if not path.is_file(): return []
-    return [ScoreRow(**{k: r[k] for k in ("position", "layer", "coeff", "addition_score", "ablation_score", "baseline_score")})
-            for r in read_json(path)]
-
-# %% ../nbs/11_hpc.ipynb #85bd2419
-def plot_heatmap(rows:list, # sweep rows (`ScoreRow`) of one coefficient
-                 baseline:float, # unsteered accuracy: white on the colour scale
-                 kind:str="addition", # "addition" or "ablation"
-                 selected=None, # the chosen row, boxed
-                 prune_limit:int|None=None, # layers >= this are never chosen: hatched
-                 title:str|None=None):
-    "Accuracy of every candidate, position × layer, on a colour scale centred on the baseline; returns the Figure"
-    import numpy as np, matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-    if kind not in ("addition", "ablation"): raise ConfigError(f"kind must be 'addition' or 'ablation', not {kind!r}")
-    rows = [r for r in rows if getattr(r, f"{kind}_score") is not None]
-    pos, lay = sorted({r.position for r in rows}), sorted({r.layer for r in rows})
-    grid = np.full((len(pos), len(lay)), np.nan)                      # [position, layer]
-    for r in rows: grid[pos.index(r.position), lay.index(r.layer)] = getattr(r, f"{kind}_score")
-    span = max([abs(v - baseline) for v in grid[~np.isnan(grid)]] + [0.01])
-    cmap = plt.get_cmap("RdBu").copy(); cmap.set_bad("lightgrey")
-    fig, ax = plt.subplots(figsize=(max(5.0, 2.6 + 0.6 * len(lay)), max(2.6, 1.5 + 0.45 * len(pos))))
-    im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=baseline - span, vmax=baseline + span, aspect="auto")
-    cb = fig.colorbar(im, ax=ax, fraction=0.05); cb.ax.axhline(baseline, color="k", lw=2)
-    cb.set_ticks([baseline - span, baseline, baseline + span], labels=[f"{baseline - span:.2f}", f"baseline {baseline:.2f}", f"{baseline + span:.2f}"])
-    if grid.size <= 400:
-        for (i, j), v in np.ndenumerate(grid):
-            if not np.isnan(v): ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="w" if abs(v - baseline) > 0.6 * span else "k")
-    for j, l in enumerate(lay):
-        if prune_limit is not None and l >= prune_limit:
-            ax.add_patch(Rectangle((j - .5, -.5), 1, len(pos), fill=False, hatch="//", edgecolor="grey", lw=0))
-    if selected is not None and selected.position in pos and selected.layer in lay:
-        ax.add_patch(Rectangle((lay.index(selected.layer) - .5, pos.index(selected.position) - .5), 1, 1, fill=False, edgecolor="k", lw=2.5))
-    ax.set_xticks(range(len(lay)), lay); ax.set_yticks(range(len(pos)), pos)
-    ax.set_xlabel("layer" + (f"  (hatched: never chosen)" if prune_limit is not None and lay and lay[-1] >= prune_limit else ""))
-    ax.set_ylabel("position"); ax.set_title(title or f"{kind} accuracy by position and layer")
-    fig.tight_layout(); plt.close(fig)
-    return fig
 
 # %% ../nbs/11_hpc.ipynb #2c2b467a
 def answer_examples(adapter, # the model

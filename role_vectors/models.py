@@ -93,6 +93,7 @@ TEMPLATES = {
     "gemma": "<bos><start_of_turn>user\n{instruction}<end_of_turn>\n<start_of_turn>model\n",
     "chatml": "<|im_start|>user\n{instruction}<|im_end|>\n<|im_start|>assistant\n",
     "phi3": "<|user|>\n{instruction}<|end|>\n<|assistant|>\n",
+    "r1": "<｜begin▁of▁sentence｜><｜User｜>{instruction}<｜Assistant｜><think>\n",
 }
 
 # %% ../nbs/03_models.ipynb #072b0c56
@@ -201,8 +202,10 @@ def find_eoi_toks(tokenizer, chat_template=None, family=None) -> list[int]:
     eoi = tokenizer.encode(suffix, add_special_tokens=False)
     full = tokenizer.encode(text, add_special_tokens=_add_special(tokenizer, text))
     if not eoi or full[-len(eoi):] != eoi:
-        raise ConfigError(f"The tokens after the user message ({suffix!r}) do not tokenize the same alone and in "
-                          "context; pass chat_template= with a template whose post-instruction part starts a token")
+        raise ConfigError(f"{_template_name(tokenizer, chat_template, family)} puts {suffix!r} after the user's message, and "
+                          f"{type(tokenizer).__name__} does not tokenize it the same alone and in context (is the template "
+                          "this model's?); pass --chat_template (chat_template=) with a template whose post-instruction "
+                          "part starts a token")
     return eoi
 
 # %% ../nbs/03_models.ipynb #df47a745

@@ -6,7 +6,7 @@ Docs: https://role-vectors.github.io/role-vectors/runs.html.md"""
 
 # %% ../nbs/09_runs.ipynb #e828b43b
 from __future__ import annotations
-import os, sys, json, time, math, shutil, hashlib, inspect, argparse, tempfile, dataclasses, typing
+import os, sys, json, time, math, random, shutil, hashlib, inspect, argparse, tempfile, dataclasses, typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from fastcore.docments import docments
@@ -16,13 +16,14 @@ from . import data as rvdata
 
 # %% auto #0
 __all__ = ['COMMANDS', 'COMMAND_MODULES', 'JUDGE_RUN_FIELDS', 'RunLayout', 'ArtifactError', 'read_json', 'read_tensor', 'Plan',
-           'training_prompts', 'resolve_test', 'items_sha', 'check_out_dir', 'domain_questions', 'off_domains',
-           'make_plan', 'check_positions', 'sweep_layers', 'bind', 'extract_meta', 'extract_done', 'extract',
-           'item_records', 'score_record', 'save_scored', 'load_scored', 'Swept', 'sweep_scored', 'sweep_stage',
-           'Selection', 'evaluation_row', 'save_split', 'heldout_inputs', 'heldout_stage', 'save_selection',
-           'save_unselected', 'select', 'RunResult', 'run', 'add_flag', 'add_fields', 'fields_from', 'Command',
-           'command', 'run_cmd', 'data_fetch_cmd', 'CheckFailed', 'data_verify_cmd', 'data_list_cmd', 'load_commands',
-           'usage', 'main', 'client_from', 'judge_inputs', 'judge_stage', 'prompts_stage', 'judge_cmd', 'prompts_cmd']
+           'training_draws', 'training_prompts', 'resolve_test', 'items_sha', 'check_out_dir', 'domain_questions',
+           'off_domains', 'make_plan', 'check_positions', 'sweep_layers', 'bind', 'extract_meta', 'extract_done',
+           'extract', 'item_records', 'score_record', 'save_scored', 'read_scored', 'load_scored', 'Swept',
+           'sweep_scored', 'Selection', 'evaluation_row', 'save_split', 'heldout_inputs', 'heldout_stage',
+           'save_selection', 'save_unselected', 'select', 'RunResult', 'run', 'add_flag', 'add_fields', 'fields_from',
+           'Command', 'command', 'run_cmd', 'data_fetch_cmd', 'CheckFailed', 'data_verify_cmd', 'data_list_cmd',
+           'load_commands', 'usage', 'main', 'client_from', 'judge_inputs', 'judge_stage', 'prompts_stage', 'judge_cmd',
+           'prompts_cmd']
 
 # %% ../nbs/09_runs.ipynb #5954ac9d
 @dataclass(frozen=True)
@@ -149,12 +150,21 @@ class Plan:
     off_domain: dict = field(default_factory=dict)  # {domain: its held-out questions, or why it is skipped}
 
 # %% ../nbs/09_runs.ipynb #20d45191
+def training_draws(cfg:RunConfig) -> tuple[list, list, random.Random|None]:
+    "The sampled role and base prompt records, and (`--compat original`) the one random stream they were drawn from"
+    rng = random.Random(cfg.seed) if cfg.compat == "original" else None   # the original code: one seed, three draws in turn
+    role = rvdata.sample(rvdata.load_role_prompts(cfg.role, cfg.data_dir), cfg.n_train, cfg.seed, cfg.use_all,
+                         what=f"'{cfg.role}' prompts", rng=rng)
+    base = rvdata.sample(rvdata.load_base_prompts("train", cfg.data_dir), cfg.n_train, cfg.seed, cfg.use_all,
+                         what="base prompts", rng=rng)
+    return role, base, rng
+
 def training_prompts(cfg:RunConfig) -> tuple[list[str], list[str]]:
     "The sampled role prompts and base prompts of a run"
-    role = rvdata.sample(rvdata.load_role_prompts(cfg.role, cfg.data_dir), cfg.n_train, cfg.seed, cfg.use_all, what=f"'{cfg.role}' prompts")
-    base = rvdata.sample(rvdata.load_base_prompts("train", cfg.data_dir), cfg.n_train, cfg.seed, cfg.use_all, what="base prompts")
+    role, base, _ = training_draws(cfg)
     rvdata.check_overlap(role, base)
     return [r["instruction"] for r in role], [b["instruction"] for b in base]
+
 
 # %% ../nbs/09_runs.ipynb #597bb353
 def resolve_test(cfg:RunConfig) -> str:
@@ -200,7 +210,8 @@ def domain_questions(cfg:RunConfig, # the run's options
     from role_vectors.heldout import split_ids
     pool = rvdata.load_mcq(domain, cfg.data_dir)
     n = cfg.n_test if strict or cfg.n_test is None else min(cfg.n_test, len(pool))
-    ids = rvdata.sample(list(range(len(pool))), n, cfg.seed, cfg.use_all, what=f"'{domain}' questions")   # the draw of `sample(pool, ...)`
+    rng = training_draws(cfg)[2] if strict and cfg.compat == "original" else None   # the original code's third draw
+    ids = rvdata.sample(list(range(len(pool))), n, cfg.seed, cfg.use_all, what=f"'{domain}' questions", rng=rng)   # = `sample(pool, ...)`
     sel, held = (ids, ids) if cfg.select_on == "test" else split_ids(ids, cfg.heldout_fraction, cfg.seed)
     sel_items, held_items = [pool[i] for i in sel], [pool[i] for i in held]
     return sel_items, held_items, dict(n_items=len(ids), validation=sel, test=held, validation_sha=items_sha(sel_items),
@@ -232,7 +243,8 @@ def make_plan(cfg:RunConfig, # the run's options
         persona_text(cfg.role, cfg.persona_prompt)
         items, heldout, rec = domain_questions(cfg, test)
         split = dict(domain=test, select_on=cfg.select_on, heldout_fraction=cfg.heldout_fraction, seed=cfg.seed, n_test=cfg.n_test,
-                     data_dir=None if cfg.data_dir is None else str(cfg.data_dir), **rec, off_domain={})
+                     data_dir=None if cfg.data_dir is None else str(cfg.data_dir), **rec, off_domain={},
+                     **(dict(compat=cfg.compat, n_train=cfg.n_train) if cfg.compat else {}))   # what the draw depends on
         for d in off_domains(cfg, test):
             try: _, off[d], split["off_domain"][d] = domain_questions(cfg, d, strict=False)
             except ConfigError as e:
@@ -346,24 +358,36 @@ def save_scored(s, path, expect:dict, items:list, vector_norm:float|None=None, a
     return head
 
 # %% ../nbs/09_runs.ipynb #9d72af65
+def read_scored(path) -> dict:
+    "One saved score read back and checked: the fingerprint beside `path` (`score_*.json`) with the per-item `records` of `path`"
+    side = RunLayout.score_of(path)
+    if not side.is_file():
+        d = read_json(path) if Path(path).is_file() else None
+        if isinstance(d, dict) and "score" in d: return d                 # an older layout: one file with both
+        raise ArtifactError(f"{side} not found beside {Path(path).name} (the score was cut short); rerun to compute it")
+    d = read_json(side, keys=("kind", "score", "records_sha"))
+    if not Path(path).is_file(): raise ArtifactError(f"{path} not found beside {side.name}; delete {side.name}, or rerun with --force")
+    if _bytes_sha(Path(path).read_bytes()) != d["records_sha"]:
+        raise ArtifactError(f"{path} does not match {side.name} beside it (changed or cut short); delete both, or rerun with "
+                            "--force to recompute")
+    recs = read_json(path)
+    if not isinstance(recs, list): raise ArtifactError(f"{path} should hold a JSON list of per-item records; rerun with --force")
+    return dict(d, records=recs)
+
 def load_scored(path, expect:dict):
     "A saved score (records and fingerprint) read back and checked against what this sweep would compute; None when there is none"
     from role_vectors.select import Scored
-    side = RunLayout.score_of(path)
-    if not (Path(path).is_file() and side.is_file()): return None     # the fingerprint is written last: without it, not done
-    d = read_json(side, keys=("kind", "score", "records_sha", *expect))
+    if not (Path(path).is_file() and RunLayout.score_of(path).is_file()): return None   # the fingerprint is written last
+    d = read_json(RunLayout.score_of(path), keys=("kind", "score", "records_sha", *expect))
     for k, v in expect.items():
         same = math.isclose(d[k], v, rel_tol=1e-6) if k == "vector_norm" else d[k] == v
         if not same:
             raise ConfigError(f"{path} was computed with another {k} ({d[k]!r}, this sweep: {v!r}): the items, the mode "
                               "or the candidate vectors changed. Delete that folder's results (or sweep into another "
                               "out_dir), or rerun with --force, to recompute them.")
-    if _bytes_sha(Path(path).read_bytes()) != d["records_sha"]:
-        raise ArtifactError(f"{path} does not match {side.name} beside it (changed or cut short); delete both, or rerun with "
-                            "--force to recompute")
-    recs = read_json(path)
-    if not isinstance(recs, list): raise ArtifactError(f"{path} should hold a JSON list of per-item records; rerun with --force")
-    return Scored(d["kind"], d.get("position"), d.get("layer"), d.get("coeff"), d["score"], recs)
+    d = read_scored(path)
+    return Scored(d["kind"], d.get("position"), d.get("layer"), d.get("coeff"), d["score"], d["records"])
+
 
 # %% ../nbs/09_runs.ipynb #b9b2b5f3
 def _kinds(coeff): return ["addition"] + (["ablation"] if coeff == 1 else [])
@@ -399,11 +423,6 @@ def sweep_scored(plan:Plan, adapter, cands, progress:bool=True) -> Swept:
         for a in plan.coeffs:
             if load_scored(L.baseline(test, a), expect) is None: save_scored(baseline, L.baseline(test, a), expect, **kw)
     return Swept(res, scored, len(new), time.time() - t0)
-
-# %% ../nbs/09_runs.ipynb #444ede7e
-def sweep_stage(plan:Plan, adapter, cands, progress:bool=True):
-    "Sweep every candidate of `plan` (bound), resuming from and saving to the run folder: a `SweepResult`"
-    return sweep_scored(plan, adapter, cands, progress).result
 
 # %% ../nbs/09_runs.ipynb #eb559b8d
 @dataclass

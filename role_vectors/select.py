@@ -6,7 +6,7 @@ Docs: https://role-vectors.github.io/role-vectors/select.html.md"""
 
 # %% ../nbs/07_select.ipynb #4e1ea9b3
 from __future__ import annotations
-import math, contextlib
+import math, time, contextlib
 from dataclasses import dataclass
 import torch
 from torch import nn
@@ -20,9 +20,9 @@ from .steer import add_act, check_vector
 from .mcq import check_items, mcq_accuracy, forward_letters, score_letters
 
 # %% auto #0
-__all__ = ['SCORE_KEYS', 'candidate_grid', 'Scored', 'ScoreRow', 'SweepResult', 'ablation_accuracy', 'block_input',
-           'suffix_letters', 'sweep', 'NoCandidateError', 'layer_limit', 'filter_candidates', 'rank_key',
-           'select_direction', 'plot_scores']
+__all__ = ['SCORE_KEYS', 'candidate_grid', 'Scored', 'ScoreRow', 'SweepResult', 'ablation_accuracy', 'block_outputs',
+           'block_input', 'suffix_letters', 'scaled_vector', 'sweep_cost', 'duration', 'describe_cost', 'sweep',
+           'NoCandidateError', 'layer_limit', 'filter_candidates', 'rank_key', 'select_direction', 'plot_scores']
 
 # %% ../nbs/07_select.ipynb #afe9dde2
 def candidate_grid(mean_diffs, # [n_pos, n_layers, d_model] candidates from `diff_in_means`, or `Candidates`
@@ -99,7 +99,7 @@ def _call(adapter, enc):
                   position_ids=position_ids(enc["attention_mask"]), use_cache=False)
 
 @torch.inference_mode()
-def _n_out(adapter, enc) -> int:
+def block_outputs(adapter, enc) -> int:
     "0 if a block returns a tensor, else the length of the tuple it returns"
     one = {k: enc[k][:1] for k in ("input_ids", "attention_mask")}
     with Trace(adapter.model, adapter.block_names[0], stop=True) as t: _call(adapter, one)
@@ -134,7 +134,7 @@ def suffix_letters(adapter:Adapter, # the model
         return forward_letters(adapter, enc)
 
 # %% ../nbs/07_select.ipynb #83b44c6e
-def _scaled(adapter, vector, coeff):
+def scaled_vector(adapter, vector, coeff):
     "`coeff * vector` cast to the model's dtype the way `add_vector` does it"
     return (float(coeff) * check_vector(adapter, vector).double()).to(dtype=adapter.dtype, device=adapter.device)
 
@@ -155,7 +155,7 @@ def _score_naive(adapter, cands:Candidates, items, add, abl, batch_size=32, prog
 def _score_fast(adapter, cands:Candidates, items, add, abl, batch_size=32, progress=True, mode="prob", max_new_tokens=256):
     "Score candidates with prefix reuse for addition (mode 'prob'); ablation as full passes"
     encs = [adapter.tokenize(b) for b in chunked(texts_of(items), check_batch_size(batch_size))]
-    n_out = _n_out(adapter, encs[0])
+    n_out = block_outputs(adapter, encs[0])
     by_layer = {}
     for c in add: by_layer.setdefault(c[1], []).append(c)
     abl_at = {}
@@ -169,12 +169,51 @@ def _score_fast(adapter, cands:Candidates, items, add, abl, batch_size=32, progr
                     for b, e in enumerate(encs): cache[b] = block_input(adapter, e, l, at, cache[b], n_out)
                 at = l
                 for p, _, a in by_layer[l]:
-                    cv = _scaled(adapter, cands.vector(p, l), a)
+                    cv = scaled_vector(adapter, cands.vector(p, l), a)
                     lp = torch.cat([suffix_letters(adapter, e, l, add_act(h, cv), n_out).cpu() for e, h in zip(encs, cache)])
                     bar.update(); yield Scored("addition", p, l, a, *score_letters(items, lp))
             for p, _, a in abl_at.get(l, []):
                 bar.update()
                 yield Scored("ablation", p, l, a, *ablation_accuracy(adapter, items, cands.vector(p, l), batch_size=batch_size, progress=False))
+
+# %% ../nbs/07_select.ipynb #14836297
+def sweep_cost(n_items:int, # questions
+               batch_size:int, # prompts per forward pass
+               n_layers:int, # blocks in the model
+               add:list, # (position, layer, coeff) of the additions to score
+               abl:list, # (position, layer, coeff) of the ablations to score
+               baseline:bool=True, # the baseline is scored too
+               fast:bool=True, # the prefix-reusing scorer (else a full pass per score)
+              ) -> dict:
+    "Forward passes by kind (`passes`), their sum (`n_passes`) and block passes in all (`blocks`) that a sweep runs"
+    nb = -(-n_items // batch_size)                                   # batches
+    passes, full = dict(baseline=nb * int(baseline), ablation=nb * len(abl)), int(baseline) + len(abl)
+    if fast:
+        at = sorted({l for _, l, _ in add})                          # one prefix pass per batch and swept layer
+        passes.update(prefix=nb * len(at), suffix=nb * len(add))
+        blocks = nb * (full * n_layers + (at[-1] if at else 0) + sum(n_layers - l for _, l, _ in add))
+    else:
+        passes.update(addition=nb * len(add))
+        blocks = nb * (full + len(add)) * n_layers
+    return dict(passes=passes, n_passes=sum(passes.values()), blocks=blocks)
+
+
+# %% ../nbs/07_select.ipynb #1cf79c06
+def duration(seconds:float) -> str:
+    "A duration in words: '42 s', '3 min 05 s', '2 h 10 min'"
+    s = round(seconds)
+    if s < 60: return f"{max(s, 1) if seconds > 0.5 else '<1'} s"
+    if s < 3600: return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+def describe_cost(cost:dict, n_add:int, n_abl:int, n_items:int, batch_size:int, n_layers:int, mode:str="prob") -> str:
+    "One line: what a sweep will score and run (`cost` from `sweep_cost`)"
+    what = "generate calls" if mode == "generate" else "forward passes"
+    parts = ", ".join(f"{v} {k}" for k, v in cost["passes"].items() if v)
+    return (f"sweep: {n_add} addition{'s' * (n_add != 1)} + {n_abl} ablation{'s' * (n_abl != 1)} on {n_items} questions (batches of {batch_size}): "
+            f"{cost['n_passes']} {what} ({parts})" +
+            ("" if mode == "generate" else f" = {cost['blocks']:,} block passes (a full pass: {n_layers})"))
+
 
 # %% ../nbs/07_select.ipynb #35856dba
 def _kinds(a:float, ablation:bool) -> list:
@@ -207,21 +246,31 @@ def sweep(adapter:Adapter, # the model
                           f"and d_model {adapter.d_model}: were the candidates computed on another model?")
     if mode not in ("prob", "generate"): raise ConfigError(f"mode must be 'prob' or 'generate', not {mode!r}")
     check_batch_size(batch_size)
-    done, emit = dict(done or {}), on_score or (lambda s: None)
+    done, emit, t0, say = dict(done or {}), on_score or (lambda s: None), time.perf_counter(), tqdm.write if progress else (lambda s: None)
     if (bad := [k for k, v in done.items() if not isinstance(v, Scored)]):
         raise ConfigError(f"done must map (position, layer, coeff, kind) to Scored results; {bad[:3]} do not")
-    if baseline is None:
-        baseline = Scored("baseline", None, None, None, *mcq_accuracy(adapter, items, batch_size, mode, max_new_tokens, progress=False))
-        emit(baseline)
-    elif not isinstance(baseline, Scored) or baseline.kind != "baseline":
+    if baseline is not None and not (isinstance(baseline, Scored) and baseline.kind == "baseline"):
         raise ConfigError(f"baseline must be a Scored of kind 'baseline' (as on_score received it), got {baseline!r:.80}")
     add = [c for c in grid if (*c, "addition") not in done]
     abl = [c for c in grid if "ablation" in _kinds(c[2], ablation) and (*c, "ablation") not in done]
+    fast, n, L = fast and mode == "prob", len(items), adapter.n_layers
+    blocks = lambda ad, ab, base=False: sweep_cost(n, batch_size, L, ad, ab, base, fast)["blocks"]
+    if add or abl or baseline is None:
+        say(describe_cost(sweep_cost(n, batch_size, L, add, abl, baseline is None, fast), len(add), len(abl), n, batch_size, L, mode))
+    base_blocks = 0 if baseline is not None else blocks([], [], True)
+    if baseline is None:
+        baseline = Scored("baseline", None, None, None, *mcq_accuracy(adapter, items, batch_size, mode, max_new_tokens, progress=False))
+        emit(baseline)
     if add or abl:
-        scorer = _score_fast if fast and mode == "prob" else _score_naive
-        for s in scorer(adapter, cands, items, add, abl, batch_size=batch_size, progress=progress, mode=mode,
-                        max_new_tokens=max_new_tokens):
+        scorer = _score_fast if fast else _score_naive
+        for k, s in enumerate(scorer(adapter, cands, items, add, abl, batch_size=batch_size, progress=progress, mode=mode,
+                                     max_new_tokens=max_new_tokens)):
             done[s.key] = s; emit(s)
+            if k == 0 and len(add) + len(abl) > 1:        # the rest, at the time per block pass so far
+                spent = base_blocks + (blocks([s.key[:3]], []) if s.kind == "addition" else blocks([], [s.key[:3]]))
+                left = base_blocks + blocks(add, abl) - spent
+                say(f"first candidate scored after {duration(time.perf_counter() - t0)}; the other {len(add) + len(abl) - 1} "
+                    f"scores: about {duration((time.perf_counter() - t0) * left / spent)} more")
     rows = []
     for p, l, a in grid:
         ad = done[(p, l, a, "addition")]
