@@ -11,10 +11,9 @@ import numpy as np
 import torch
 from fastcore.basics import chunked
 from .config import ConfigError
-from .models import Adapter, position_ids, format_instruction
-from .trace import Trace
+from .models import Adapter, format_instruction
 from .directions import check_batch_size, texts_of
-from .steer import add_act, check_vector
+from .steer import add_act
 from .mcq import check_items, mcq_accuracy, score_letters
 from .select import block_input, suffix_letters, block_outputs, scaled_vector
 

@@ -358,14 +358,14 @@ def save_scored(s, path, expect:dict, items:list, vector_norm:float|None=None, a
     return head
 
 # %% ../nbs/09_runs.ipynb #9d72af65
-def read_scored(path) -> dict:
+def read_scored(path, keys=()) -> dict:
     "One saved score read back and checked: the fingerprint beside `path` (`score_*.json`) with the per-item `records` of `path`"
     side = RunLayout.score_of(path)
     if not side.is_file():
         d = read_json(path) if Path(path).is_file() else None
         if isinstance(d, dict) and "score" in d: return d                 # an older layout: one file with both
         raise ArtifactError(f"{side} not found beside {Path(path).name} (the score was cut short); rerun to compute it")
-    d = read_json(side, keys=("kind", "score", "records_sha"))
+    d = read_json(side, keys=("kind", "score", "records_sha", *keys))   # and the `keys` a caller checks
     if not Path(path).is_file(): raise ArtifactError(f"{path} not found beside {side.name}; delete {side.name}, or rerun with --force")
     if _bytes_sha(Path(path).read_bytes()) != d["records_sha"]:
         raise ArtifactError(f"{path} does not match {side.name} beside it (changed or cut short); delete both, or rerun with "
@@ -378,14 +378,13 @@ def load_scored(path, expect:dict):
     "A saved score (records and fingerprint) read back and checked against what this sweep would compute; None when there is none"
     from role_vectors.select import Scored
     if not (Path(path).is_file() and RunLayout.score_of(path).is_file()): return None   # the fingerprint is written last
-    d = read_json(RunLayout.score_of(path), keys=("kind", "score", "records_sha", *expect))
+    d = read_scored(path, keys=tuple(expect))
     for k, v in expect.items():
         same = math.isclose(d[k], v, rel_tol=1e-6) if k == "vector_norm" else d[k] == v
         if not same:
             raise ConfigError(f"{path} was computed with another {k} ({d[k]!r}, this sweep: {v!r}): the items, the mode "
                               "or the candidate vectors changed. Delete that folder's results (or sweep into another "
                               "out_dir), or rerun with --force, to recompute them.")
-    d = read_scored(path)
     return Scored(d["kind"], d.get("position"), d.get("layer"), d.get("coeff"), d["score"], d["records"])
 
 
