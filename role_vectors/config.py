@@ -6,7 +6,7 @@ Docs: https://role-vectors.github.io/role-vectors/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #e1324ceb
 from __future__ import annotations
-import os, json, math, random, tempfile, dataclasses
+import os, json, math, random, hashlib, tempfile, dataclasses
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 from pathlib import Path
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 # %% auto #0
 __all__ = ['project_data_dir', 'demo_data_dir', 'demo_model_dir', 'ConfigError', 'RunConfig', 'JudgeConfig', 'ApiConfig',
-           'set_seed', 'atomic_path', 'save_bytes', 'save_json', 'load_json', 'torch_bytes', 'save_torch',
+           'set_seed', 'atomic_path', 'save_bytes', 'save_json', 'sha256_of', 'load_json', 'torch_bytes', 'save_torch',
            'save_figure']
 
 # %% ../nbs/00_config.ipynb #27064a58
@@ -186,6 +186,13 @@ def save_bytes(data:bytes, path) -> Path:
 def save_json(obj, path, indent=2):
     "Write `obj` as JSON to `path` atomically"
     return save_bytes(json.dumps(obj, indent=indent, ensure_ascii=False).encode("utf-8"), path)
+
+# %% ../nbs/00_config.ipynb #a1995cb6
+def sha256_of(obj) -> str:
+    "The sha256 (hex) of bytes, of a string's UTF-8, or of anything else as JSON (`ensure_ascii=False`)"
+    if isinstance(obj, str): obj = obj.encode("utf-8")
+    elif not isinstance(obj, (bytes, bytearray)): obj = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(obj).hexdigest()
 
 # %% ../nbs/00_config.ipynb #07ba1e8e
 def load_json(path):

@@ -6,18 +6,18 @@ Docs: https://role-vectors.github.io/role-vectors/models.html.md"""
 
 # %% ../nbs/03_models.ipynb #67c60b2d
 from __future__ import annotations
-import dataclasses, os, re, socket, threading, warnings
+import dataclasses, json, os, re, socket, threading, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import torch
 from torch import nn
-from .config import ConfigError, demo_model_dir
+from .config import ConfigError, demo_model_dir, sha256_of
 from .trace import get_module, LayerNotFoundError
 
 # %% auto #0
-__all__ = ['FAMILIES', 'TEMPLATES', 'Family', 'guess_family', 'as_family', 'template_source', 'format_instruction',
+__all__ = ['FAMILIES', 'TEMPLATES', 'CONFIG_KEYS', 'Family', 'guess_family', 'as_family', 'template_source', 'format_instruction',
            'find_eoi_toks', 'find_answer_toks', 'position_ids', 'Adapter', 'resolve_model_path', 'load_model',
-           'rebuilt']
+           'rebuilt', 'config_sha256', 'chat_template_text', 'model_fingerprint']
 
 # %% ../nbs/03_models.ipynb #6978f856
 @dataclass(frozen=True)
@@ -377,3 +377,29 @@ def rebuilt(model:nn.Module) -> nn.Module:
     new = type(model)(cfg)
     new.load_state_dict(model.state_dict())
     return new.to(next(model.parameters()).device).eval().requires_grad_(False)
+
+# %% ../nbs/03_models.ipynb #52c95539
+CONFIG_KEYS = ("model_type", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+               "num_key_value_heads", "head_dim")   # the architecture's shapes, what a vector is tied to
+
+def config_sha256(config) -> str:
+    "sha256 of the `CONFIG_KEYS` of a model's (text) config: equal for every dtype and fine-tune of one architecture"
+    c = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return sha256_of({k: getattr(c, k, None) for k in CONFIG_KEYS})
+
+# %% ../nbs/03_models.ipynb #6a63073b
+def chat_template_text(adapter:Adapter) -> str:
+    "The text of the template that formats `adapter`'s prompts: Jinja, or a format string with {instruction}"
+    src = adapter.template_source
+    tpl = adapter.tokenizer.chat_template if src == "tokenizer" else adapter.chat_template if src == "argument" \
+          else src.split(":", 1)[1]
+    return TEMPLATES.get(tpl, tpl) if isinstance(tpl, str) else json.dumps(tpl, sort_keys=True)
+
+# %% ../nbs/03_models.ipynb #743b61c4
+def model_fingerprint(adapter:Adapter) -> dict:
+    "What ties a vector to its model: type, config hash, hub revision, sizes, chat template and post-instruction tokens"
+    cfg = adapter.model.config
+    return dict(model_type=adapter.model_type, config_sha256=config_sha256(cfg), model_revision=getattr(cfg, "_commit_hash", None),
+                d_model=adapter.d_model, n_layers=adapter.n_layers, chat_template_source=adapter.template_source,
+                chat_template_sha256=sha256_of(chat_template_text(adapter)),
+                eoi_tokens=adapter.tokenizer.convert_ids_to_tokens(adapter.eoi_toks))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from fastcore.docments import docments
 from .config import (RunConfig, JudgeConfig, ApiConfig, ConfigError, save_bytes, save_json, save_torch,
-                                 save_figure, set_seed)
+                                 save_figure, set_seed, sha256_of)
 from . import data as rvdata
 
 # %% auto #0
@@ -95,6 +95,14 @@ class RunLayout:
     def summary_png(out_dir) -> Path: return Path(out_dir)/"summary.png"
     @staticmethod
     def role_matrix_csv(out_dir) -> Path: return Path(out_dir)/"role_matrix.csv"
+
+    def selections(self) -> list:
+        "Every `(test, coeff)` of this role with a selected direction (a direction.pt), sorted"
+        found = []
+        for p in sorted(self.role_dir.glob("*/*/direction.pt")) if self.role_dir.is_dir() else []:
+            try: found.append((p.parent.parent.name, float(p.parent.name)))
+            except ValueError: pass
+        return found
 
     @classmethod
     def find(cls, out_dir) -> list:
@@ -284,13 +292,16 @@ def _sha(obj) -> str: return hashlib.sha256(json.dumps(obj, ensure_ascii=False).
 
 def extract_meta(plan:Plan, adapter) -> dict:
     "What the candidates are computed from: compared on resume"
-    cfg = plan.cfg
+    from role_vectors.models import model_fingerprint
+    cfg, fp = plan.cfg, model_fingerprint(adapter)
     return dict(model_path=str(cfg.model_path), role=cfg.role, n_train=cfg.n_train, seed=cfg.seed,
                 data_dir=str(cfg.data_dir) if cfg.data_dir else None, dtype=str(adapter.dtype),
                 chat_template=cfg.chat_template, system=cfg.system, prompts_sha=_sha([plan.role_prompts, plan.base_prompts]),
                 n_layers=adapter.n_layers, d_model=adapter.d_model,
                 positions=adapter.positions, eoi_tokens=adapter.tokenizer.convert_ids_to_tokens(adapter.eoi_toks),
-                template_source=getattr(adapter, "template_source", None))
+                template_source=getattr(adapter, "template_source", None),
+                role_prompts_sha256=sha256_of(plan.role_prompts), base_prompts_sha256=sha256_of(plan.base_prompts),
+                **{k: fp[k] for k in ("model_type", "config_sha256", "model_revision", "chat_template_sha256")})
 
 # %% ../nbs/09_runs.ipynb #9ba2b729
 def extract_done(plan:Plan) -> bool:
@@ -515,7 +526,8 @@ def save_selection(plan:Plan, cands, coeff:float, rows:list, kept:list, choice, 
     md = {"pos": choice.position, "layer": choice.layer, "coeff": choice.coeff, "addition_score": choice.addition_score,
           "ablation_score": choice.ablation_score, "baseline_score": base, "model": str(cfg.model_path), "role": cfg.role,
           "test": test, "n_train": cfg.n_train, "n_test": len(plan.items), "mode": cfg.mode, "seed": cfg.seed,
-          "select_on": cfg.select_on}
+          "select_on": cfg.select_on, "questions_sha256": sha256_of([[q["instruction"], q["target_score"]] for q in plan.items]),
+          "heldout_questions_sha256": sha256_of([[q["instruction"], q["target_score"]] for q in plan.heldout]) if plan.heldout else None}
     if counts: md["answers"] = {k: counts.get(key) for k, key in (("baseline", (None, None, None, "baseline")),
                                  ("addition", (choice.position, choice.layer, choice.coeff, "addition")),
                                  ("ablation", (choice.position, choice.layer, choice.coeff, "ablation")))}
@@ -765,7 +777,7 @@ def data_list_cmd(data_dir:str=None, # data folder; default: the bundled demo da
     rvdata.print_summary(rvdata.data_summary(data_dir))
 
 # %% ../nbs/09_runs.ipynb #c4ff932f
-COMMAND_MODULES = ("role_vectors.hpc", "role_vectors.explore")   # later modules that add commands with `@command`
+COMMAND_MODULES = ("role_vectors.export", "role_vectors.hpc", "role_vectors.explore")   # later modules that add commands with `@command`
 
 def load_commands() -> dict:
     "Every command: this module's and those of the later modules that exist"

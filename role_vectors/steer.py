@@ -17,7 +17,7 @@ from .directions import texts_of
 
 # %% auto #0
 __all__ = ['add_act', 'ablate_act', 'check_layer', 'check_vector', 'add_vector', 'unit_direction', 'ablate_direction', 'steering',
-           'generate', 'bake_method', 'untie_embeddings', 'as_llama', 'bake', 'bake_ablation']
+           'add_vectors', 'generate', 'bake_method', 'untie_embeddings', 'as_llama', 'bake', 'bake_ablation']
 
 # %% ../nbs/05_steer.ipynb #d8239b21
 def add_act(act:torch.Tensor, # [..., d_model] activations
@@ -133,6 +133,28 @@ def steering(adapter:Adapter, # the model to steer
     with contextlib.ExitStack() as stack:
         if direction is not None: stack.enter_context(ablate_direction(adapter, direction))
         if vector is not None: stack.enter_context(add_vector(adapter, vector, layer, coeff, positions))
+        yield
+
+# %% ../nbs/05_steer.ipynb #37799269
+@contextlib.contextmanager
+def _add_to_last_output(adapter:Adapter, vector, coeff:float):
+    "Add `coeff * vector` to the output of the last block (the final norm's input)"
+    v = check_vector(adapter, vector)
+    cv = (float(coeff) * v.double()).to(dtype=adapter.dtype, device=next(adapter.blocks[-1].parameters()).device)
+    edit = lambda out: replace_hidden(out, add_act(hidden_of(out), cv))
+    with Trace(adapter.model, adapter.block_names[-1], retain_output=False, edit_output=edit) as t: yield t
+
+@contextlib.contextmanager
+def add_vectors(adapter:Adapter, # the model to steer
+                vectors:dict, # {layer: [d_model] vector}; layer n_layers is the output of the last block
+                coeff:float=1.0, # one coefficient for all of them
+               ):
+    "Inside the `with` block, add `coeff * vectors[l]` to the input of each block `l`"
+    if not isinstance(vectors, dict) or not vectors: raise ConfigError("add_vectors needs a dict {layer: vector} with at least one entry")
+    with contextlib.ExitStack() as stack:
+        for layer, v in sorted(vectors.items()):
+            if layer == adapter.n_layers: stack.enter_context(_add_to_last_output(adapter, v, coeff))
+            else: stack.enter_context(add_vector(adapter, v, layer, coeff))
         yield
 
 # %% ../nbs/05_steer.ipynb #eee21260
