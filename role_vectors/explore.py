@@ -12,15 +12,15 @@ from pathlib import Path
 from fastcore.basics import patch
 from .config import RunConfig, ConfigError, save_json, save_bytes
 from .runs import (RunLayout, ArtifactError, read_json, read_scored, read_tensor, command, resolve_test, items_sha,
-                               domain_questions)
+                               domain_questions, off_domains)
 from . import data as rvdata
 
 # %% auto #0
 __all__ = ['JUDGE_MODES', 'KINDS', 'EVALUATE_FIELDS', 'TABLE_COLUMNS', 'sweeps_of', 'run_index', 'Sweep', 'load_sweep', 'flips',
            'candidate_details', 'sweep_grid', 'plot_sweep', 'eval_domains', 'selected_direction', 'run_split',
-           'evaluation_record', 'evaluate', 'evaluate_cmd', 'role_table', 'missing_cells', 'role_matrix',
-           'plot_role_matrix', 'selected_vectors', 'cosine_matrix', 'plot_cosine', 'final_norm', 'logit_lens',
-           'lens_table', 'details_html', 'RoleExplorer']
+           'evaluation_record', 'evaluate', 'evaluate_vector', 'evaluate_cmd', 'role_table', 'missing_cells',
+           'role_matrix', 'plot_role_matrix', 'selected_vectors', 'cosine_matrix', 'plot_cosine', 'final_norm',
+           'logit_lens', 'lens_table', 'details_html', 'RoleExplorer']
 
 # %% ../nbs/10_explore.ipynb #2fe82c0d
 def sweeps_of(layout:RunLayout) -> list[tuple[str, float]]:
@@ -319,17 +319,66 @@ def evaluate(cfg:RunConfig, # the role's run options (model, role, test, out_dir
     if progress: print(f"{n_new} computed, {len(out) - n_new} found; in {layout.role_dir}")
     return out
 
+# %% ../nbs/10_explore.ipynb #c09af882
+def _off_domain(cfg:RunConfig, test:str) -> tuple[dict, dict]:
+    "The guardrail's questions per other domain (or why it is skipped), and their ids, as a run's plan has them"
+    off, ids = {}, {}
+    for d in off_domains(cfg, test):
+        try: _, off[d], rec = domain_questions(cfg, d, strict=False); ids[d] = rec["test"]
+        except ConfigError as e: off[d] = "skipped: " + " ".join(str(e).split())
+    return off, ids
+
+# %% ../nbs/10_explore.ipynb #1752e8ca
+def evaluate_vector(cfg:RunConfig, # the model, the role (its persona baseline), the domain (--test) and how to score
+                    path, # a card, a GGUF control vector (every direction it holds), or a direction.pt
+                    layer:int|None=None, # for a bare direction.pt: its layer
+                    coeff:float|None=None, # default: the card's coefficient; a GGUF file at scale 1
+                    adapter=None, # a loaded model; None: load `cfg.model_path`
+                    progress:bool=True, # print the verdict
+                   ) -> dict:
+    "The held-out report of a vector from a file, saved as `RunLayout.vector_report`; returns it"
+    from role_vectors.config import sha256_of
+    from role_vectors.export import vectors_from_file, check_fits
+    from role_vectors.heldout import heldout_report, verdict
+    cfg.validate()
+    vecs, a, card = vectors_from_file(path, layer, coeff)
+    test, layout, p = resolve_test(cfg), RunLayout.of(cfg), Path(path).expanduser()
+    _, held, rec = domain_questions(cfg, test)
+    off, off_ids = _off_domain(cfg, test)
+    if adapter is None:
+        from role_vectors.models import load_model
+        adapter = load_model(cfg.model_path, dtype=cfg.dtype, device_map=cfg.device_map, trust_remote_code=cfg.trust_remote_code,
+                             chat_template=cfg.chat_template, system=cfg.system)
+    if card is not None: check_fits(card, adapter, path)
+    one = len(vecs) == 1 and next(iter(vecs)) < adapter.n_layers
+    v, l = (next(iter(vecs.values())), next(iter(vecs))) if one else (vecs, None)
+    report, recs = heldout_report(adapter, v, l, a, held, cfg.role, domain=test, ids=rec["test"], n_random=cfg.n_random, n_boot=cfg.n_boot,
+                                  seed=cfg.seed, persona_prompt=cfg.persona_prompt, off_domain=off, off_ids=off_ids,
+                                  batch_size=cfg.batch, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens)
+    report.update(vector=str(p), layers=sorted(vecs), coeff=a, vector_sha256=sha256_of({l: x.tolist() for l, x in vecs.items()}),
+                  select_on="none (a vector from a file)", verdict=None)
+    report["verdict"] = verdict(report)
+    save_json(recs, layout.vector_items(p.name, test)); save_json(report, layout.vector_report(p.name, test))
+    if progress: print(f"{p.name} (layers {sorted(vecs)}, coeff {a:g}) on {test}: {report['verdict']}\nsaved {layout.vector_report(p.name, test)}")
+    return report
+
 # %% ../nbs/10_explore.ipynb #f9a91480
 EVALUATE_FIELDS = ("model_path", "role", "test", "out_dir", "data_dir", "n_test", "batch", "coeffs", "mode",
                    "max_new_tokens", "dtype", "device_map", "trust_remote_code", "chat_template", "system", "seed",
-                   "use_all", "select_on", "heldout_fraction", "compat")   # the run options `evaluate` takes (the split: from split.json)
+                   "use_all", "select_on", "heldout_fraction", "compat",   # the run options `evaluate` takes (the split: from split.json)
+                   "n_random", "n_boot", "persona_prompt", "off_domain")   # and, with --vector, the held-out report's
 
 @command("evaluate", "score a role's selected vector on other domains (the role x domain matrix); resumes", cfg=EVALUATE_FIELDS)
 def evaluate_cmd(cfg:RunConfig, # the role's run (its selected vector) and how to score
                  tests:list[str]=None, # domains to score on, e.g. law,math; default: all
                  force:bool=False, # recompute the domains already scored
+                 vector:str=None, # instead of the run's selection: the held-out report of this file (a card, a GGUF control vector, a direction.pt) on --test
+                 layer:int=None, # with --vector direction.pt: its layer
+                 coeff:float=None, # with --vector: the coefficient (default: the card's; a GGUF file at scale 1)
                 ):
-    evaluate(cfg, tests or "all", force=force)
+    "Score a role's selected vector on other domains, or a vector from a file on the held-out questions"
+    if vector is not None: evaluate_vector(cfg, vector, layer, coeff)
+    else: evaluate(cfg, tests or "all", force=force)
 
 # %% ../nbs/10_explore.ipynb #cc39dca2
 TABLE_COLUMNS = ["model", "role", "selected_on", "coeff", "pos", "layer", "domain", "n_items", "score", "baseline_score",

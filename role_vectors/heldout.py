@@ -6,14 +6,14 @@ Docs: https://role-vectors.github.io/role-vectors/heldout.html.md"""
 
 # %% ../nbs/07b_heldout.ipynb #d0f5f8ee
 from __future__ import annotations
-import copy, math, random, statistics, warnings
+import contextlib, copy, math, random, statistics, warnings
 import numpy as np
 import torch
 from fastcore.basics import chunked
 from .config import ConfigError
 from .models import Adapter, format_instruction
 from .directions import check_batch_size, texts_of
-from .steer import add_act
+from .steer import add_act, add_vectors
 from .mcq import check_items, mcq_accuracy, score_letters
 from .select import block_input, suffix_letters, block_outputs, scaled_vector
 
@@ -95,12 +95,15 @@ def compare(base, # per-item credits of the reference arm
                 p_value=mcnemar_exact(a == 1, b == 1))
 
 # %% ../nbs/07b_heldout.ipynb #f8068a6a
-def random_directions(vector, # [d_model] the chosen vector: its norm and size are copied
+def random_directions(vector, # [d_model] the chosen vector (its norm and size are copied), or {layer: vector}
                       n:int, # how many
                       seed:int=42, # seed of the draw
-                     ) -> torch.Tensor:
-    "`n` seeded random directions with the norm of `vector`: [n, d_model] float64"
+                     ) -> torch.Tensor|list:
+    "`n` seeded random directions with the norm of `vector`: [n, d_model] float64 (for a dict: `n` dicts, one per layer)"
     if isinstance(n, bool) or not isinstance(n, int) or n < 0: raise ConfigError(f"--n_random {n!r}: must be an integer >= 0")
+    if isinstance(vector, dict):   # vectors at several layers: each layer's own norm, its own seeded draw
+        per = {l: random_directions(v, n, seed + l) for l, v in vector.items()}
+        return [{l: r[i] for l, r in per.items()} for i in range(n)]
     v = torch.as_tensor(vector).detach().double().cpu()
     g = torch.randn(n, v.shape[-1], generator=torch.Generator().manual_seed(seed), dtype=torch.float64)  # [n, d_model]
     return g / g.norm(dim=-1, keepdim=True) * v.norm()
@@ -115,10 +118,15 @@ def percentile(value:float, # the role vector's accuracy
     return 100 * (sum(o < value for o in others) + 0.5 * sum(o == value for o in others)) / len(others)
 
 # %% ../nbs/07b_heldout.ipynb #2bf85097
+def _at_layers(adapter, items, vectors, coeff, batch_size, mode, max_new_tokens):
+    "`(accuracy, records)` with `{layer: vector}` added at their layers (full passes), or unsteered for None"
+    with contextlib.nullcontext() if vectors is None else add_vectors(adapter, vectors, coeff):
+        return mcq_accuracy(adapter, items, batch_size, mode, max_new_tokens, progress=False)
+
 def score_vectors(adapter:Adapter, # the model
                   items:list, # MCQ records
-                  layer:int, # the block whose input gets each vector
-                  vectors:list, # [d_model] vectors, or None for the unsteered model
+                  layer:int|None, # the block whose input gets each vector (None: each vector is a dict {layer: vector})
+                  vectors:list, # [d_model] vectors, or None for the unsteered model, or dicts {layer: vector}
                   coeff:float=1.0, # coefficient of every vector
                   batch_size:int=32, # prompts (times stacked vectors) per forward pass
                   mode:str="prob", # "prob" or "generate" (see `role_vectors.mcq.mcq_accuracy`)
@@ -126,6 +134,8 @@ def score_vectors(adapter:Adapter, # the model
                  ) -> list[tuple[float, list]]:
     "`(accuracy, records)` for each of `vectors` added at `layer`, the blocks before it run once per batch"
     check_items(items)
+    if any(isinstance(v, dict) for v in vectors):   # vectors at several layers (a control vector made elsewhere): full passes
+        return [_at_layers(adapter, items, v, coeff, batch_size, mode, max_new_tokens) for v in vectors]
     if mode == "generate":
         return [mcq_accuracy(adapter, items, batch_size, "generate", max_new_tokens, progress=False,
                              **({} if v is None else dict(vector=v, layer=layer, coeff=coeff))) for v in vectors]

@@ -6,7 +6,7 @@ Docs: https://role-vectors.github.io/role-vectors/llm.html.md"""
 
 # %% ../nbs/08a_llm.ipynb #bcb9dc57
 from __future__ import annotations
-import os, random, asyncio, threading
+import os, json, random, asyncio, threading
 from dataclasses import dataclass
 from pathlib import Path
 from .config import ConfigError
@@ -61,6 +61,7 @@ class ChatClient:
     reasks: int = 2               # extra asks when an answer arrives but cannot be parsed
     concurrency: int = 8          # questions worked on at once
     key_source: str = "argument"  # where the key came from (safe to show)
+    extra_body: dict|None = None  # merged into every request's body: a server's own options (vLLM's structured outputs, ...)
 
     @property
     def max_inflight(self) -> int:
@@ -70,7 +71,8 @@ class ChatClient:
     def info(self) -> dict:
         "The settings without the key, for logs and artifacts"
         return dict(base_url=self.base_url, model=self.model, timeout=self.timeout, max_retries=self.max_retries,
-                    reasks=self.reasks, concurrency=self.concurrency, key_source=self.key_source)
+                    reasks=self.reasks, concurrency=self.concurrency, key_source=self.key_source,
+                    **({"extra_body": self.extra_body} if self.extra_body else {}))
 
     def __repr__(self):
         i = self.info(); ks = i.pop("key_source")
@@ -92,14 +94,20 @@ def make_client(base_url:str|None=None, # None: OpenRouter's OpenAI-compatible e
                 env_file=None, # a .env file to read the key from
                 timeout:float=60.0, max_retries:int=5, reasks:int=2, concurrency:int=8,
                 hint:str|None=None, # appended to the no-key error (see `resolve_api_key`)
+                extra_body:dict|str|None=None, # a JSON object (or its text) merged into every request's body
                ) -> ChatClient:
     "A `ChatClient` for OpenRouter (default), OpenAI, or any OpenAI-compatible server"
     if concurrency < 1: raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
     if max_retries < 0 or reasks < 0: raise ConfigError("max_retries and reasks must be 0 or more")
     if not timeout > 0: raise ConfigError(f"timeout must be more than 0 seconds, got {timeout}")
+    if isinstance(extra_body, str):
+        try: extra_body = json.loads(extra_body)
+        except json.JSONDecodeError as e: raise ConfigError(f"--extra_body is not valid JSON ({e}); write a JSON object, e.g. '{{\"top_k\": 1}}'") from None
+    if extra_body is not None and not isinstance(extra_body, dict):
+        raise ConfigError(f"--extra_body must be a JSON object ({{...}}), got {type(extra_body).__name__}")
     key, src = resolve_api_key(api_key, api_key_env, env_file, hint)
     return ChatClient(base_url or OPENROUTER_URL, key, model, float(timeout), int(max_retries), int(reasks),
-                      int(concurrency), src)
+                      int(concurrency), src, extra_body or None)
 
 # %% ../nbs/08a_llm.ipynb #ec934545
 def run_sync(coro):
@@ -172,6 +180,7 @@ class Connection:
         except asyncio.TimeoutError:
             raise _no_response_error("busy", self.url, f"Connection error: the server is still working on {len(self.open)} "
                                      "requests that timed out; no new request was sent") from None
+        if c.extra_body: kw = {**kw, "extra_body": c.extra_body}
         t = asyncio.ensure_future(self.oa.chat.completions.create(**kw))
         self.open.add(t); t.add_done_callback(self._ended)
         done, _ = await asyncio.wait({t}, timeout=c.timeout)

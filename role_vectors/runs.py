@@ -96,6 +96,9 @@ class RunLayout:
     @staticmethod
     def role_matrix_csv(out_dir) -> Path: return Path(out_dir)/"role_matrix.csv"
 
+    # a vector from a file scored by `role-vectors evaluate --vector` (the held-out report and its per-item results)
+    def vector_report(self, name, test) -> Path: return self.role_dir/"vectors"/str(name)/str(test)/"heldout.json"
+    def vector_items(self, name, test) -> Path: return self.role_dir/"vectors"/str(name)/str(test)/"heldout_items.json"
     def selections(self) -> list:
         "Every `(test, coeff)` of this role with a selected direction (a direction.pt), sorted"
         found = []
@@ -845,7 +848,7 @@ def client_from(api:ApiConfig, # where and how to reach the API
     "A `ChatClient` from the API options; the key comes from the environment or a .env file, never from an option"
     from role_vectors.llm import make_client
     return make_client(api.base_url, None, api.api_model, api.api_key_env, api.env_file, api.timeout,
-                       api.max_retries, api.reasks, api.concurrency, hint=hint)
+                       api.max_retries, api.reasks, api.concurrency, hint=hint, extra_body=api.extra_body)
 
 # %% ../nbs/09_runs.ipynb #ed73bd7f
 def judge_inputs(layout, test:str, coeff:float, top_k:int) -> list[dict]:

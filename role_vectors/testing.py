@@ -7,9 +7,10 @@ Docs: https://role-vectors.github.io/role-vectors/testing.html.md"""
 # %% ../nbs/12_testing.ipynb #7ea7dc5b
 from __future__ import annotations
 import os, json, time, threading
+from pathlib import Path
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 import torch
-from .config import ConfigError, demo_model_dir
+from .config import ConfigError, demo_model_dir, demo_data_dir
 from .models import Adapter
 from tqdm.auto import tqdm
 from .directions import Candidates
@@ -17,7 +18,8 @@ from .mcq import mcq_accuracy
 from .select import ScoreRow, SweepResult, candidate_grid, ablation_accuracy
 
 # %% auto #0
-__all__ = ['TINY_ARCHS', 'report_skip', 'tiny_config', 'tiny_adapter', 'naive_sweep', 'FakeChatServer']
+__all__ = ['TINY_ARCHS', 'ENGINE_SPECIALS', 'ENGINE_TEMPLATE', 'report_skip', 'tiny_config', 'tiny_adapter', 'tiny_checkpoint',
+           'naive_sweep', 'FakeChatServer']
 
 # %% ../nbs/12_testing.ipynb #d33633b9
 def report_skip(reason: str):
@@ -59,6 +61,55 @@ def tiny_adapter(arch:str="llama", n_layers:int=4, d_model:int=64, seed:int=0, t
     cfg = tiny_config(arch, len(tok), n_layers, d_model, **{**ids, **kw})
     model = AutoModelForCausalLM.from_config(cfg).eval().requires_grad_(False)
     return Adapter.from_model(model, tok)
+
+# %% ../nbs/12_testing.ipynb #7e25958a
+ENGINE_SPECIALS = ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>")   # the chat format's tokens
+ENGINE_TEMPLATE = ("{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
+                   "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+
+def _demo_texts() -> list[str]:
+    "Every instruction of the bundled demo data: the tokenizer's training text"
+    import glob
+    return [r["instruction"] for f in sorted(glob.glob(str(demo_data_dir()/"splits"/"*.json")))
+            for r in json.load(open(f, encoding="utf-8"))]
+
+def _engine_tokenizer(folder, vocab_size:int):
+    "Train a SentencePiece BPE tokenizer on the demo texts into `folder`, with the chat template; the HF tokenizer"
+    import sentencepiece as spm
+    from transformers import AutoTokenizer
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(_demo_texts()), model_prefix=str(folder/"tokenizer"),
+        vocab_size=vocab_size, model_type="bpe", bos_id=1, eos_id=2, unk_id=0, pad_id=3, byte_fallback=True,
+        character_coverage=1.0, user_defined_symbols=list(ENGINE_SPECIALS), add_dummy_prefix=False, num_threads=1, minloglevel=2)
+    (folder/"tokenizer.vocab").unlink()
+    (folder/"tokenizer_config.json").write_text(json.dumps(dict(tokenizer_class="LlamaTokenizer", chat_template=ENGINE_TEMPLATE,
+                                                                add_bos_token=True, add_eos_token=False, legacy=False)))
+    tok = AutoTokenizer.from_pretrained(folder, pad_token="<pad>")
+    tok.save_pretrained(folder)
+    return tok
+
+# %% ../nbs/12_testing.ipynb #b9968065
+def tiny_checkpoint(folder, # where to save it (created)
+                    arch:str="llama", # a row of FAMILIES with a tiny config, e.g. llama or qwen2
+                    n_layers:int=6, # decoder blocks
+                    d_model:int=64, # hidden size; the head size is d_model // 2 (vLLM's CPU attention needs >= 32)
+                    vocab_size:int=512, # the tokenizer's vocabulary
+                    seed:int=0, # seed of the weights
+                   ) -> Path:
+    "A random checkpoint with a SentencePiece tokenizer and a chat template: what llama.cpp's converter and vLLM load"
+    from transformers import AutoModelForCausalLM
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    tok = _engine_tokenizer(folder, vocab_size)
+    cfg = tiny_config(arch, len(tok), n_layers, d_model, num_attention_heads=2, num_key_value_heads=1, head_dim=d_model // 2,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, tie_word_embeddings=False,
+                      max_position_embeddings=2048)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(cfg)
+    with torch.no_grad():
+        for n, p in model.named_parameters():   # larger than the default init, so steering moves the logits visibly
+            if p.dim() >= 2: p.normal_(0, 0.1)
+            elif n.endswith("bias"): p.normal_(0, 0.05)
+    model.save_pretrained(folder)
+    return folder
 
 # %% ../nbs/12_testing.ipynb #b1aab4a5
 def naive_sweep(adapter:Adapter, # the model
