@@ -11,7 +11,7 @@ TORCH_INDEX ?=
 ROLE   ?= mathematician
 TEST   ?= math
 
-.PHONY: demo test test-real test-interop engines venv dev bench clean export docs docs-check
+.PHONY: demo test test-real test-interop engines venv dev bench bench-gpu clean export docs docs-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ bench: $(DSTAMP)
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/generate_overhead.py
+
+# Absolute figures on a GPU (8B-shaped random model in bfloat16; under 6 minutes on one H100/H200), JSON in bench/gpu.json.
+# `make test` runs its small mode (bench/gpu.py --small) on the CPU.
+bench-gpu: $(DSTAMP)
+	$(BIN)/python bench/gpu.py
 
 # The docs: re-run the notebooks and save their outputs, check the site offline, build it where Quarto is installed.
 docs: $(DSTAMP)

@@ -6,16 +6,16 @@ Docs: https://role-vectors.github.io/role-vectors/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #e1324ceb
 from __future__ import annotations
-import os, json, math, random, hashlib, tempfile, dataclasses
+import os, json, math, errno, random, hashlib, tempfile, warnings, dataclasses
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 from pathlib import Path
 from contextlib import contextmanager
 
 # %% auto #0
-__all__ = ['project_data_dir', 'demo_data_dir', 'demo_model_dir', 'ConfigError', 'RunConfig', 'JudgeConfig', 'ApiConfig',
-           'set_seed', 'atomic_path', 'save_bytes', 'save_json', 'sha256_of', 'load_json', 'torch_bytes', 'save_torch',
-           'save_figure']
+__all__ = ['LIMITS', 'project_data_dir', 'demo_data_dir', 'demo_model_dir', 'ConfigError', 'RunConfig', 'JudgeConfig',
+           'ApiConfig', 'set_seed', 'SaveError', 'atomic_path', 'save_bytes', 'save_json', 'sha256_of', 'load_json',
+           'torch_bytes', 'save_torch', 'save_figure']
 
 # %% ../nbs/00_config.ipynb #27064a58
 def project_data_dir() -> Path:
@@ -40,6 +40,14 @@ def demo_model_dir() -> Path:
 # %% ../nbs/00_config.ipynb #741e438a
 class ConfigError(ValueError):
     "A run option or input a user gave is wrong; the message says what to do"
+
+# %% ../nbs/00_config.ipynb #065f4d1e
+LIMITS = dict(n_boot=1_000_000,      # bootstrap draws: 8 bytes each, per comparison
+              n_random=1_000,        # random directions: one scoring pass over the held-out questions each
+              batch=65_536,          # prompts per forward pass
+              tokens=1_000_000,      # tokens generated per answer (--max_new_tokens, --probe_tokens, --answer_tokens)
+              concurrency=256,       # requests in flight (threads)
+              retries=100)           # retries and re-asks of an API request
 
 # %% ../nbs/00_config.ipynb #a5224c80
 @dataclass
@@ -84,27 +92,35 @@ class RunConfig:
 
     @property
     def model_alias(self) -> str:
-        "Last path component of `model_path`, the original code's folder name for the model"
-        return Path(str(self.model_path).rstrip("/")).name or str(self.model_path)
+        "Last path component of `model_path`, the original code's folder name for the model (`..`, `.`: the folder's)"
+        p = os.path.expanduser(str(self.model_path))
+        name = Path(p.rstrip("/")).name
+        return Path(os.path.realpath(p)).name if name in ("", ".", "..") else name
 
     def validate(self) -> "RunConfig":
         "Check the options that need no model or data; raise `ConfigError` naming the flag"
         def bad(flag, why): raise ConfigError(f"--{flag} {getattr(self, flag)!r}: {why}")
         if not isinstance(self.n_train, int) or self.n_train < 1: bad("n_train", "must be an integer >= 1")
         if self.n_test is not None and (not isinstance(self.n_test, int) or self.n_test < 1): bad("n_test", "must be an integer >= 1")
-        if not isinstance(self.batch, int) or self.batch < 1: bad("batch", "must be an integer >= 1")
+        if not isinstance(self.batch, int) or not 1 <= self.batch <= LIMITS["batch"]:
+            bad("batch", f"must be an integer from 1 to {LIMITS['batch']}")
         if not self.coeffs: bad("coeffs", "give at least one coefficient, e.g. --coeffs 1")
         if not all(isinstance(a, (int, float)) and math.isfinite(a) for a in self.coeffs): bad("coeffs", "must be finite numbers")
         if not 0 <= self.prune_layer_percentage < 1: bad("prune_layer_percentage", "must be in [0, 1)")
         if self.mode not in ("prob", "generate"): bad("mode", "must be 'prob' or 'generate'")
-        if self.max_new_tokens < 1: bad("max_new_tokens", "must be >= 1")
+        if not isinstance(self.max_new_tokens, int) or not 1 <= self.max_new_tokens <= LIMITS["tokens"]:
+            bad("max_new_tokens", f"must be an integer from 1 to {LIMITS['tokens']}")
         if not str(self.role).strip(): bad("role", "must not be empty")
         if self.select_on not in ("validation", "test"):
             bad("select_on", "must be 'validation' (select on one part, report on the held-out rest) or 'test' (the original code's way)")
         if not isinstance(self.heldout_fraction, (int, float)) or not 0 < self.heldout_fraction < 1: bad("heldout_fraction", "must be between 0 and 1, e.g. 0.5")
-        if not isinstance(self.n_boot, int) or self.n_boot < 2000: bad("n_boot", "must be an integer >= 2000")
-        if isinstance(self.n_random, bool) or not isinstance(self.n_random, int) or self.n_random < 0:
-            bad("n_random", "must be an integer >= 0 (0: no random directions)")
+        if not isinstance(self.n_boot, int) or not 2000 <= self.n_boot <= LIMITS["n_boot"]:
+            bad("n_boot", f"must be an integer from 2000 to {LIMITS['n_boot']}")
+        n_random_ok = type(self.n_random) is int and 0 <= self.n_random <= LIMITS["n_random"]   # not a bool
+        if not n_random_ok:
+            bad("n_random", f"must be an integer from 0 to {LIMITS['n_random']} (0: no random directions)")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            bad("seed", "must be an integer from 0 to 4294967295 (2**32 - 1)")
         if "{role}" not in str(self.persona_prompt): bad("persona_prompt", "must contain {role}, e.g. 'You are {a} {role}.'")
         if self.compat not in (None, "original"): bad("compat", "the only compatibility mode is 'original' (the original code's run)")
         if self.compat == "original" and len(self.pos) != 1:
@@ -131,9 +147,11 @@ class JudgeConfig:
 
     def validate(self) -> "JudgeConfig":
         "Check the options; raise `ConfigError` naming the flag"
+        if not math.isfinite(self.coeff): raise ConfigError(f"--coeff {self.coeff}: must be a finite number")
         if self.top_k < 1: raise ConfigError(f"--top_k {self.top_k}: must be >= 1")
         if self.probe_mode not in ("all", "placeholder"): raise ConfigError(f"--probe_mode {self.probe_mode!r}: must be 'all' or 'placeholder'")
-        if self.probe_tokens < 1: raise ConfigError(f"--probe_tokens {self.probe_tokens}: must be >= 1")
+        if not 1 <= self.probe_tokens <= LIMITS["tokens"]:
+            raise ConfigError(f"--probe_tokens {self.probe_tokens}: must be from 1 to {LIMITS['tokens']}")
         return self
 
 # %% ../nbs/00_config.ipynb #83feb68d
@@ -150,6 +168,16 @@ class ApiConfig:
     reasks: int = 2                   # asks again when an answer cannot be parsed
     extra_body: str|None = None       # a JSON object merged into every request's body: a server's own options, e.g. vLLM's '{"structured_outputs": {"choice": ["[Yes]", "[No]"]}}'
 
+    def validate(self) -> "ApiConfig":
+        "Check the numbers (each sizes threads or time); raise `ConfigError` naming the flag"
+        n, r = LIMITS["concurrency"], LIMITS["retries"]
+        if not 1 <= self.concurrency <= n: raise ConfigError(f"--concurrency {self.concurrency}: must be from 1 to {n}")
+        if not 0 < self.timeout <= 86400:
+            raise ConfigError(f"--timeout {self.timeout}: must be more than 0 and at most 86400 seconds")
+        for k in ("max_retries", "reasks"):
+            if not 0 <= getattr(self, k) <= r: raise ConfigError(f"--{k} {getattr(self, k)}: must be from 0 to {r}")
+        return self
+
 # %% ../nbs/00_config.ipynb #89c9bf7c
 def set_seed(seed: int = 42):
     "Seed `random`, numpy and torch"
@@ -161,17 +189,32 @@ def set_seed(seed: int = 42):
     torch.manual_seed(seed)
 
 # %% ../nbs/00_config.ipynb #39d8bd37
+class SaveError(OSError):
+    "A file could not be written (a full disk, a quota, a read-only folder); the message names the file"
+
+def _save_error(path, e:OSError) -> SaveError:
+    full = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    err = SaveError(f"cannot write {path}: {e.strerror or e or type(e).__name__}" +
+                    ("; free some space (or choose another --out_dir) and run the same command again" if full else ""))
+    err.errno = e.errno
+    return err
+
+# %% ../nbs/00_config.ipynb #b5fffc9b
 @contextmanager
 def atomic_path(path, suffix=""):
     "Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds"
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    path, sfx = Path(path), suffix or Path(path).suffix
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=sfx if len(sfx) <= 32 else "", dir=path.parent)
+    except OSError as e: raise _save_error(path, e) from None
     os.close(fd)
     umask = os.umask(0); os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; results on a shared cluster should be readable as usual
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        try: os.replace(tmp, path)
+        except OSError as e: raise _save_error(path, e) from None
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
 
@@ -180,7 +223,9 @@ def save_bytes(data:bytes, path) -> Path:
     "Write `data` to `path` atomically; a file that already holds exactly `data` is left untouched"
     path = Path(path)
     if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data: return path
-    with atomic_path(path) as tmp: Path(tmp).write_bytes(data)
+    with atomic_path(path) as tmp:
+        try: Path(tmp).write_bytes(data)
+        except OSError as e: raise _save_error(path, e) from None
     return path
 
 # %% ../nbs/00_config.ipynb #cd8467b0
@@ -200,6 +245,7 @@ def load_json(path):
     "Read JSON from `path`, naming the file when it is not valid JSON"
     try: return json.loads(Path(path).read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ConfigError(f"{path} is not valid JSON ({e}); delete it or fix it") from None
+    except RecursionError: raise ConfigError(f"{path} is nested too deeply to be ours; delete it or fix it") from None
 
 # %% ../nbs/00_config.ipynb #16aa0900
 def torch_bytes(obj) -> bytes:
@@ -219,3 +265,6 @@ def save_figure(fig, path, dpi=120):
     import io
     buf = io.BytesIO(); fig.savefig(buf, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
     return save_bytes(buf.getvalue(), path)
+
+# %% ../nbs/00_config.ipynb #2013150a
+warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)   # boxes, quietly

@@ -6,7 +6,7 @@ Docs: https://role-vectors.github.io/role-vectors/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #40c91bd2
 from __future__ import annotations
-import os, re, sys, json, random, hashlib, warnings, argparse, fnmatch, operator
+import os, re, sys, json, stat, errno, random, hashlib, warnings, argparse, fnmatch, operator
 import urllib.request, urllib.error, urllib.parse
 from pathlib import Path
 from .config import ConfigError, demo_data_dir, atomic_path, save_json
@@ -15,12 +15,12 @@ from .config import ConfigError, demo_data_dir, atomic_path, save_json
 __all__ = ['ROLE_CATALOGUE', 'HISTORY_ROLES', 'DOMAINS', 'LETTERS', 'ANSWER_TAIL', 'REASONING_TAIL', 'UPSTREAM_REPO',
            'UPSTREAM_COMMIT', 'UPSTREAM_SUBDIR', 'UPSTREAM_BASE_URL', 'UPSTREAM_SHA256', 'MMLU_SUBJECT_DOMAIN',
            'PAPER_MMLU_SUBJECTS', 'role_domain', 'DataError', 'DataWarning', 'data_root', 'splits_dir', 'list_roles',
-           'list_domains', 'read_items', 'prompt_problem', 'warn_duplicates', 'validate_prompts', 'format_mcq',
-           'mcq_options', 'mcq_problem', 'validate_mcq', 'role_file', 'mcq_file', 'load_role_prompts', 'load_mcq',
-           'load_base_prompts', 'load_processed', 'check_overlap', 'sample', 'default_cache_dir', 'verify_folder',
-           'fetch_upstream', 'alpaca_rows_to_base', 'split_base', 'build_base_from_alpaca', 'format_mmlu_row',
-           'mmlu_rows_to_domains', 'build_mcq_from_mmlu', 'load_personas', 'persona_matches', 'personas_for_role',
-           'data_summary', 'print_summary']
+           'list_domains', 'file_problem', 'read_items', 'prompt_problem', 'warn_duplicates', 'validate_prompts',
+           'format_mcq', 'mcq_options', 'mcq_problem', 'validate_mcq', 'role_file', 'mcq_file', 'load_role_prompts',
+           'load_mcq', 'load_base_prompts', 'load_processed', 'check_overlap', 'sample', 'default_cache_dir',
+           'verify_folder', 'fetch_upstream', 'alpaca_rows_to_base', 'split_base', 'build_base_from_alpaca',
+           'format_mmlu_row', 'mmlu_rows_to_domains', 'build_mcq_from_mmlu', 'load_personas', 'persona_matches',
+           'personas_for_role', 'data_summary', 'print_summary']
 
 # %% ../nbs/01_data.ipynb #12bbe9ed
 ROLE_CATALOGUE: dict[str, str] = {
@@ -82,14 +82,31 @@ def list_domains(data_dir=None) -> list[str]:
     "Test domains with a `target_test_<domain>.json` file in `data_dir`"
     return _names(data_dir, "target_test_")
 
+# %% ../nbs/01_data.ipynb #9402463a
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+
+def file_problem(path) -> str|None:
+    "Why `path` is not a readable data file ('does not exist', 'is a dangling symbolic link', ...), or None"
+    p = Path(path)
+    try: st = p.stat()
+    except FileNotFoundError:
+        if not p.is_symlink(): return "does not exist"
+        return f"is a dangling symbolic link (to {os.readlink(p)}, which does not exist)"
+    except OSError as e: return "is a symbolic link loop" if e.errno == errno.ELOOP else f"cannot be read: {e.strerror}"
+    kind = next((k for is_, k in _KINDS if is_(st.st_mode)), None)
+    return None if kind is None else f"is {kind}, not a file"
+
 # %% ../nbs/01_data.ipynb #0aa43de0
 def read_items(path) -> list:
     "The JSON list in `path`; errors name the file"
     path = Path(path)
-    if not path.is_file(): raise DataError(f"{path} does not exist")
+    if (why := file_problem(path)): raise DataError(f"{path} {why}")
     try: items = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"{path} is not valid JSON ({e}); fix it or fetch it again") from None
+    except RecursionError: raise DataError(f"{path} is nested too deeply to be a list of entries; fix it") from None
+    except OSError as e: raise DataError(f"{path} cannot be read ({e.strerror})") from None
     if not isinstance(items, list):
         raise DataError(f"{path} must hold a JSON list of entries, found a JSON {type(items).__name__}")
     if not items: raise DataError(f"{path} is empty (a list with no entries); add entries or remove the file")
@@ -188,9 +205,13 @@ def validate_mcq(items, path="<mcq>") -> list[dict]:
 
 # %% ../nbs/01_data.ipynb #c6c362ce
 def _check_name(kind, name):
-    if not isinstance(name, str) or not name.strip() or "/" in name or "\\" in name or name in (".", ".."):
+    prefix = f"target_{'train' if kind == 'role' else 'test'}_"
+    if not isinstance(name, str) or not name.strip() or any(c in name for c in "/\\\0") or name in (".", ".."):
         raise DataError(f"{kind} {name!r} is not a valid name: use the part of the file name after "
-                        f"target_{'train' if kind == 'role' else 'test'}_ (spaces are fine, path separators are not)")
+                        f"{prefix} (spaces are fine, path separators are not)")
+    if len(f"{prefix}{name}.json".encode()) > 255:
+        raise DataError(f"{kind} {name[:40]!r}... is too long: {prefix}<{kind}>.json would be "
+                        f"{len(f'{prefix}{name}.json'.encode())} bytes, and a file name holds at most 255")
 
 def role_file(role: str, data_dir=None) -> Path:
     "Path of the training prompts of `role`"
@@ -207,9 +228,11 @@ def load_role_prompts(role:str, # e.g. "data analyst": the file is splits/target
                      ) -> list[dict]:
     "The validated training prompts of `role` ({'instruction', 'category'} dicts)"
     p = role_file(role, data_dir)
-    if not p.is_file():
+    why = file_problem(p)
+    if why == "does not exist":
         raise DataError(f"No prompts for role {role!r}: {p.name} is not in {p.parent}. Roles there: {list_roles(data_dir)}. "
                         "To add a role, put target_train_<role>.json in that folder (see 'Adding a role').")
+    if why: raise DataError(f"{p} {why}: the prompts of role {role!r} belong in a JSON file; replace or remove it")
     return validate_prompts(read_items(p), p)
 
 # %% ../nbs/01_data.ipynb #a7fe6223
@@ -218,9 +241,11 @@ def load_mcq(domain:str, # e.g. "math": the file is splits/target_test_<domain>.
             ) -> list[dict]:
     "The validated test questions of `domain` ({'instruction', 'target_score', 'dataset'} dicts)"
     p = mcq_file(domain, data_dir)
-    if not p.is_file():
+    why = file_problem(p)
+    if why == "does not exist":
         raise DataError(f"No test questions for domain {domain!r}: {p.name} is not in {p.parent}. "
                         f"Domains there: {list_domains(data_dir)}.")
+    if why: raise DataError(f"{p} {why}: the questions of {domain!r} belong in a JSON file; replace or remove it")
     return validate_mcq(read_items(p), p)
 
 # %% ../nbs/01_data.ipynb #1f2bbf14
@@ -591,6 +616,7 @@ def load_personas(path_or_hf="proj-persona/PersonaHub", # JSONL file, list of ro
                 if not line.strip(): continue
                 try: rows.append(json.loads(line))
                 except json.JSONDecodeError as e: raise DataError(f"{p}: line {n} is not valid JSON ({e})") from None
+                except RecursionError: raise DataError(f"{p}: line {n} is nested too deeply") from None
         elif p.suffix in (".jsonl", ".json") or p.is_absolute() or str(path_or_hf).startswith("."):
             raise DataError(f"Persona file {p} does not exist")
         else: rows, src = _hf_load(str(path_or_hf), config, split), str(path_or_hf)

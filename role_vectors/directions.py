@@ -24,12 +24,13 @@ __all__ = ['block_inputs', 'check_batch_size', 'texts_of', 'mean_block_inputs', 
 def block_inputs(adapter:Adapter, instructions:list[str]) -> torch.Tensor:
     "Input of every block at the post-instruction positions: [batch, n_eoi, n_layers, d_model]"
     enc = adapter.tokenize(instructions)
-    n = adapter.n_eoi
-    with TraceDict(adapter.model, adapter.block_names, retain_output=False, retain_input=True, stop=True) as td:
+    n, names = adapter.n_eoi, adapter.block_names
+    with TraceDict(adapter.model, names, retain_output=False, retain_input=lambda h: h[:, -n:], clone=True,
+                   stop_before={names[-1]: True}) as td:   # blocks 0..L-2 run; each keeps [batch, n_eoi, d_model]
         adapter.model(input_ids=enc.input_ids, attention_mask=enc.attention_mask,
                       position_ids=position_ids(enc.attention_mask), use_cache=False)
     # blocks may sit on several devices (device_map="auto"): gather on the adapter's device
-    return torch.stack([td[b].input[:, -n:, :].to(adapter.device) for b in adapter.block_names], dim=2)  # [batch, n_eoi, n_layers, d_model]
+    return torch.stack([td[b].input.to(adapter.device) for b in names], dim=2)  # [batch, n_eoi, n_layers, d_model]
 
 # %% ../nbs/04_directions.ipynb #dbc537f2
 def check_batch_size(batch_size) -> int:

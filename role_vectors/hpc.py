@@ -10,7 +10,8 @@ import os, re, sys, json, time, shlex, shutil, tempfile, subprocess, dataclasses
 from dataclasses import dataclass, fields
 from pathlib import Path
 from fastcore.docments import docments
-from .config import RunConfig, JudgeConfig, ApiConfig, ConfigError, save_bytes, save_json, save_figure
+from .config import (RunConfig, JudgeConfig, ApiConfig, ConfigError, LIMITS, save_bytes, save_json,
+                                 save_figure)
 from . import data as rvdata
 from .runs import RunLayout, CheckFailed, command, main, read_json, make_plan, resolve_test, check_out_dir
 
@@ -35,8 +36,9 @@ class ReportConfig:
 
     def validate(self) -> "ReportConfig":
         "Check the options; raise `ConfigError` naming the flag"
-        if self.n_show < 1: raise ConfigError(f"--n_show {self.n_show}: must be >= 1")
-        if self.answer_tokens < 1: raise ConfigError(f"--answer_tokens {self.answer_tokens}: must be >= 1")
+        if not 1 <= self.n_show <= 1000: raise ConfigError(f"--n_show {self.n_show}: must be from 1 to 1000")
+        if not 1 <= self.answer_tokens <= LIMITS["tokens"]:
+            raise ConfigError(f"--answer_tokens {self.answer_tokens}: must be from 1 to {LIMITS['tokens']}")
         return self
 
 # %% ../nbs/11_hpc.ipynb #f294e3e6
@@ -223,7 +225,7 @@ def parse_roles(roles:str, # 'all', 'a,b,c' or '@file'
         try: names = Path(s[1:]).expanduser().read_text(encoding="utf-8").splitlines()
         except OSError as e: raise ConfigError(f"--roles {s}: cannot read {s[1:]} ({e.strerror})") from None
     else: names = known if s == "all" else s.split(",")
-    names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    names = list(dict.fromkeys(n if n in known else n.strip() for n in names if n.strip()))   # ' lead': a file's name
     if not names: raise ConfigError(f"--roles {roles!r} names no role: give names separated by commas (e.g. --roles "
                                     f"\"nurse,data analyst\"), --roles all, or --roles @file")
     bad = [n for n in names if n not in known]
@@ -296,11 +298,16 @@ def sbatch_value(v) -> str:
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 # %% ../nbs/11_hpc.ipynb #0421e2bd
+def _dashed(v) -> bool:
+    "Whether argparse would read value `v`, as a word of its own, as a flag: it starts with '-', not a negative number"
+    return str(v).startswith("-") and not re.fullmatch(r"-\d+|-\d*\.\d+", str(v))
+
 def _words(name, v) -> list[str]:
-    "The command-line words of option `name` with value `v`"
+    "The command-line words of option `name` with value `v` (`--name=value` when the value starts with '-')"
     if isinstance(v, bool): return [f"--{name}"] if v else []
-    if isinstance(v, (list, tuple)): return [f"--{name}", *map(str, v)]
-    return [] if v is None else [f"--{name}", str(v)]
+    if isinstance(v, (list, tuple)):
+        return [f"--{name}={','.join(map(str, v))}"] if any(map(_dashed, v)) else [f"--{name}", *map(str, v)]
+    return [] if v is None else [f"--{name}={v}"] if _dashed(v) else [f"--{name}", str(v)]
 
 def task_args(cfg:RunConfig, jcfg=None, api=None, rep=None, no_report:bool=False) -> list[str]:
     "The flags of one role's `report` (or `run`) command: model and out_dir, and every option not at its default; no role"
@@ -335,7 +342,8 @@ def sbatch_script(roles:list[str], # one array task per role, in order
               'ROLE="${ROLES[$SLURM_ARRAY_TASK_ID]}"',
               'echo "role-vectors: task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID, role \'$ROLE\', on $(hostname), '
               'restart ${SLURM_RESTART_COUNT:-0}, $(date -Is)"',
-              f'exec {scfg.launcher} {cmd} --role "$ROLE" \\'] + [f"    {f} \\" for f in flags[:-1]] + [f"    {flags[-1]}", ""]
+              f'exec {scfg.launcher} {cmd} --role="$ROLE" \\'] + [f"    {f} \\" for f in flags[:-1]]
+    lines += [f"    {flags[-1]}", ""]
     return "\n".join(lines)
 
 def _flag_spans(args):
@@ -454,7 +462,7 @@ def queue_states(job_ids:list[str]) -> dict|None:
 def report_ok(path) -> bool:
     "Whether the report at `path` exists and ran to its end"
     try: nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError): return False
+    except (OSError, ValueError, RecursionError): return False
     return not nb.get("metadata", {}).get("papermill", {}).get("exception")
 
 def run_stage(layout:RunLayout, cfg:RunConfig, report:bool=True) -> tuple[bool, str]:
@@ -630,8 +638,8 @@ def batch(roles, cfg:RunConfig, jcfg=None, api=None, rep=None, jobs:int=1, no_re
         log, t = batch_log(cfg.out_dir, cfg.model_alias, role), time.time()
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w") as f:
-            rc = subprocess.run([sys.executable, "-m", "role_vectors.hpc", "run" if no_report else "report", "--role", role, *args],
-                                stdout=f, stderr=subprocess.STDOUT, env=env).returncode
+            cmd = [sys.executable, "-m", "role_vectors.hpc", "run" if no_report else "report", f"--role={role}", *args]
+            rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
         print(f"{'ok  ' if rc == 0 else 'FAIL'} {role} ({time.time() - t:.0f}s)" + ("" if rc == 0 else f": {_last_error(log)} (log: {log})"), flush=True)
         return rc
     with ThreadPoolExecutor(jobs) as ex: codes = dict(zip(roles, ex.map(one, roles)))

@@ -17,7 +17,8 @@ from .trace import get_module, LayerNotFoundError
 # %% auto #0
 __all__ = ['FAMILIES', 'TEMPLATES', 'CONFIG_KEYS', 'Family', 'guess_family', 'as_family', 'template_source', 'format_instruction',
            'find_eoi_toks', 'find_answer_toks', 'position_ids', 'Adapter', 'resolve_model_path', 'load_model',
-           'rebuilt', 'config_sha256', 'chat_template_text', 'model_fingerprint']
+           'rebuilt', 'max_positions', 'check_prompt_lengths', 'config_sha256', 'chat_template_text',
+           'model_fingerprint']
 
 # %% ../nbs/03_models.ipynb #6978f856
 @dataclass(frozen=True)
@@ -175,7 +176,13 @@ def format_instruction(tokenizer, instruction:str, chat_template:str|None=None, 
         if system: raise ConfigError("A system prompt needs a Jinja chat template, not a format string")
         return tpl.replace("{instruction}", instruction)
     msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": instruction}]
-    return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, chat_template=tpl)
+    try: return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, chat_template=tpl)
+    except Exception as e:
+        if not type(e).__module__.startswith("jinja2"): raise
+        at = f" at line {e.lineno}" if getattr(e, "lineno", None) else ""
+        name = _template_name(tokenizer, chat_template, family)
+        raise ConfigError(f"{name} does not render{at} ({type(e).__name__}: {e}); "
+                          f"--chat_template (chat_template=) expects {_CHOOSE}") from None
 
 # %% ../nbs/03_models.ipynb #8e60a66c
 _SENTINEL = "Sentinel instruction number 7."
@@ -377,6 +384,29 @@ def rebuilt(model:nn.Module) -> nn.Module:
     new = type(model)(cfg)
     new.load_state_dict(model.state_dict())
     return new.to(next(model.parameters()).device).eval().requires_grad_(False)
+
+# %% ../nbs/03_models.ipynb #683f522a
+def max_positions(adapter:Adapter) -> int|None:
+    "The longest input, in tokens, the model takes (its config's `max_position_embeddings`); None when it says none"
+    c = adapter.model.config
+    n = getattr(c.get_text_config() if hasattr(c, "get_text_config") else c, "max_position_embeddings", None)
+    return n if isinstance(n, int) and n > 0 else None
+
+# %% ../nbs/03_models.ipynb #920d8fba
+def check_prompt_lengths(adapter:Adapter, # the model
+                         prompts:list[str], # user messages, before chat formatting
+                         what:str="a prompt", # what they are, for the message (e.g. "a prompt of role 'nurse'")
+                        ):
+    "`ConfigError` naming the first of `prompts` that, chat-formatted, is longer than the model takes"
+    limit = max_positions(adapter)
+    for p in prompts if limit else []:
+        text = adapter.format(p)
+        if len(text.encode("utf-8")) + 16 <= limit: continue
+        special = _add_special(adapter.tokenizer, text)
+        ids = adapter.tokenizer(text, add_special_tokens=special, truncation=True, max_length=limit + 1)["input_ids"]
+        if len(ids) > limit:
+            raise ConfigError(f"{what} ({p[:40]!r}..., {len(p)} characters) is longer, chat-formatted, than the "
+                              f"{limit} tokens the model takes (max_position_embeddings): shorten it or remove it")
 
 # %% ../nbs/03_models.ipynb #52c95539
 CONFIG_KEYS = ("model_type", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",

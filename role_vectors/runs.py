@@ -6,24 +6,38 @@ Docs: https://role-vectors.github.io/role-vectors/runs.html.md"""
 
 # %% ../nbs/09_runs.ipynb #e828b43b
 from __future__ import annotations
-import os, sys, json, time, math, random, shutil, hashlib, inspect, argparse, tempfile, dataclasses, typing
+import os, sys, json, time, math, errno, random, shutil, difflib, hashlib, inspect, argparse, tempfile, warnings
+import dataclasses, typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from fastcore.docments import docments
 from .config import (RunConfig, JudgeConfig, ApiConfig, ConfigError, save_bytes, save_json, save_torch,
-                                 save_figure, set_seed, sha256_of)
+                                 save_figure, set_seed, sha256_of, SaveError)
 from . import data as rvdata
 
 # %% auto #0
 __all__ = ['COMMANDS', 'COMMAND_MODULES', 'JUDGE_RUN_FIELDS', 'RunLayout', 'ArtifactError', 'read_json', 'read_tensor', 'Plan',
            'training_draws', 'training_prompts', 'resolve_test', 'items_sha', 'check_out_dir', 'domain_questions',
-           'off_domains', 'make_plan', 'check_positions', 'sweep_layers', 'bind', 'extract_meta', 'extract_done',
-           'extract', 'item_records', 'score_record', 'save_scored', 'read_scored', 'load_scored', 'Swept',
-           'sweep_scored', 'Selection', 'evaluation_row', 'save_split', 'heldout_inputs', 'heldout_stage',
+           'off_domains', 'make_plan', 'check_positions', 'sweep_layers', 'check_lengths', 'bind', 'extract_meta',
+           'extract_done', 'extract', 'item_records', 'score_record', 'save_scored', 'read_scored', 'load_scored',
+           'Swept', 'sweep_scored', 'Selection', 'evaluation_row', 'save_split', 'heldout_inputs', 'heldout_stage',
            'save_selection', 'save_unselected', 'select', 'RunResult', 'run', 'add_flag', 'add_fields', 'fields_from',
-           'Command', 'command', 'run_cmd', 'data_fetch_cmd', 'CheckFailed', 'data_verify_cmd', 'data_list_cmd',
-           'load_commands', 'usage', 'main', 'client_from', 'judge_inputs', 'judge_stage', 'prompts_stage', 'judge_cmd',
-           'prompts_cmd']
+           'Parser', 'Command', 'command', 'run_cmd', 'data_fetch_cmd', 'CheckFailed', 'data_verify_cmd',
+           'data_list_cmd', 'load_commands', 'usage', 'find_command', 'main', 'client_from', 'judge_inputs',
+           'judge_stage', 'prompts_stage', 'judge_cmd', 'prompts_cmd']
+
+# %% ../nbs/09_runs.ipynb #59444dfb
+def _part(what:str, # the flag or thing the name comes from, for the message
+          name, # a folder or file name of a run path
+         ) -> str:
+    "`name` when it is one folder or file name; `ConfigError` when it would lead elsewhere or is too long"
+    s = str(name)
+    if not s.strip() or s in (".", "..") or any(c in s for c in "/\\\0"):
+        raise ConfigError(f"{what} {s!r} cannot name a run folder: it must be one name (not empty, '.' or '..', "
+                          "no '/'); choose another")
+    if len(s.encode()) > 255:
+        raise ConfigError(f"{what} {s[:40]!r}... is too long for a file name ({len(s.encode())} bytes, at most 255)")
+    return s
 
 # %% ../nbs/09_runs.ipynb #5954ac9d
 @dataclass(frozen=True)
@@ -33,17 +47,19 @@ class RunLayout:
     model_alias: str  # last path component of the model path
     role: str         # the role's name, spaces and all
 
+    def __post_init__(self): self.role_dir     # every name checked: one folder name each
     @classmethod
     def of(cls, cfg:RunConfig) -> RunLayout: return cls(Path(cfg.out_dir), cfg.model_alias, cfg.role)
     @property
-    def role_dir(self) -> Path: return Path(self.out_dir)/self.model_alias/self.role
+    def role_dir(self) -> Path:
+        return Path(self.out_dir)/_part("--model_path's folder name", self.model_alias)/_part("--role", self.role)
     @property
     def directions_dir(self) -> Path: return self.role_dir/"generate_directions"
     @property
     def mean_diffs(self) -> Path: return self.directions_dir/"mean_diffs.pt"
     @property
     def extract_meta(self) -> Path: return self.directions_dir/"metadata.json"
-    def coeff_dir(self, test, coeff) -> Path: return self.role_dir/str(test)/str(float(coeff))
+    def coeff_dir(self, test, coeff) -> Path: return self.role_dir/_part("--test", test)/str(float(coeff))
     def select_dir(self, test, coeff) -> Path: return self.coeff_dir(test, coeff)/"select_direction"
     def baseline(self, test, coeff) -> Path: return self.select_dir(test, coeff)/"results_baseline.json"
     def candidate(self, test, coeff, pos, layer, kind) -> Path:
@@ -55,38 +71,42 @@ class RunLayout:
     def direction(self, test, coeff) -> Path: return self.coeff_dir(test, coeff)/"direction.pt"
     def direction_metadata(self, test, coeff) -> Path: return self.coeff_dir(test, coeff)/"direction_metadata.json"
     # the held-out report: the split (item ids of each part, shared by the coefficients), per-item results, the plot
-    def split(self, test) -> Path: return self.role_dir/str(test)/"split.json"
+    def split(self, test) -> Path: return self.role_dir/_part("--test", test)/"split.json"
     def heldout_items(self, test, coeff) -> Path: return self.coeff_dir(test, coeff)/"heldout_items.json"
     def heldout_plot(self, test, coeff) -> Path: return self.coeff_dir(test, coeff)/"heldout.png"
     @staticmethod
     def score_of(results) -> Path:
         "The fingerprint and answer counts beside a `results_*.json` (which holds the per-item records, as in the original code)"
         p = Path(results); return p.with_name("score_" + p.name[len("results_"):])
-    def judge_dir(self, test, coeff) -> Path: return self.role_dir/"test_direction"/str(test)/str(float(coeff))
+    def judge_dir(self, test, coeff) -> Path:
+        return self.role_dir/"test_direction"/_part("--test", test)/str(float(coeff))
     def judge_baseline(self, test, coeff) -> Path: return self.judge_dir(test, coeff)/"baseline.json"
     def judge_candidate(self, test, coeff, pos, layer, mode) -> Path:
         return self.judge_dir(test, coeff)/f"candidate_pos{pos}_layer{layer}_{mode}.json"
     def judge_summary(self, test, coeff, mode) -> Path: return self.judge_dir(test, coeff)/f"summary_{mode}.json"
     @staticmethod
-    def prompts_file(out_dir, role) -> Path: return Path(out_dir)/f"target_train_{role}.json"
+    def prompts_file(out_dir, role) -> Path:
+        return Path(out_dir)/_part("--role", f"target_train_{_part('--role', role)}.json")
     @staticmethod
-    def prompts_cache(out_dir, role) -> Path: return Path(out_dir)/".role_prompts_cache"/f"{role}.jsonl"
+    def prompts_cache(out_dir, role) -> Path:
+        return Path(out_dir)/".role_prompts_cache"/_part("--role", f"{_part('--role', role)}.jsonl")
     # the role's report (the papermill run notebook, executed) and its HTML
     @property
     def report(self) -> Path: return self.role_dir/"report.ipynb"
     @property
     def report_html(self) -> Path: return self.role_dir/"report.html"
     # the selected vector scored on another domain (the role x domain matrix)
-    def evaluation(self, test, coeff, domain) -> Path: return self.coeff_dir(test, coeff)/"evaluate"/f"{domain}.json"
+    def evaluation(self, test, coeff, domain) -> Path:
+        return self.coeff_dir(test, coeff)/"evaluate"/f"{_part('the domain', domain)}.json"
     # across roles: cluster jobs, the summary table, the role x domain matrix
     @staticmethod
     def slurm_dir(out_dir) -> Path: return Path(out_dir)/"slurm"
     @staticmethod
-    def slurm_script(out_dir, name) -> Path: return Path(out_dir)/"slurm"/f"{name}.sbatch"
+    def slurm_script(out_dir, name) -> Path: return Path(out_dir)/"slurm"/_part("--name", f"{name}.sbatch")
     @staticmethod
     def slurm_logs(out_dir) -> Path: return Path(out_dir)/"slurm"/"logs"
     @staticmethod
-    def slurm_manifest(out_dir, name) -> Path: return Path(out_dir)/"slurm"/f"{name}.json"
+    def slurm_manifest(out_dir, name) -> Path: return Path(out_dir)/"slurm"/_part("--name", f"{name}.json")
     @property
     def batch_log(self) -> Path: return self.role_dir/"batch.log"
     @staticmethod
@@ -111,7 +131,9 @@ class RunLayout:
     def find(cls, out_dir) -> list:
         "Every run under `out_dir` (a `<model_alias>/<role>` folder with a `generate_directions` folder), sorted"
         root = Path(out_dir)
-        return sorted((cls(root, d.parent.name, d.name) for d in root.glob("*/*") if (d/"generate_directions").is_dir()), key=lambda l: (l.model_alias, l.role))
+        found = [d for d in root.glob("*/*") if (d/"generate_directions").is_dir()
+                 and d.name.strip() and d.parent.name.strip()]     # a folder named ' ' is no run
+        return sorted((cls(root, d.parent.name, d.name) for d in found), key=lambda l: (l.model_alias, l.role))
 
 # %% ../nbs/09_runs.ipynb #4de41529
 class ArtifactError(ConfigError):
@@ -123,8 +145,12 @@ def read_json(path, # a run file
              ):
     "The JSON in `path`, checked: valid, and an object with `keys` when they are given"
     try: d = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ArtifactError(f"{path} is corrupt (not valid JSON: {e}); delete it, or rerun with --force to recompute") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        why = "nested too deeply" if isinstance(e, RecursionError) else f"not valid JSON: {e}"
+        raise ArtifactError(f"{path} is corrupt ({why}); delete it, or rerun with --force to recompute") from None
+    except FileNotFoundError: raise
+    except OSError as e:
+        raise ArtifactError(f"{path} cannot be read ({e.strerror}); delete it, or rerun with --force") from None
     missing = [k for k in keys if not isinstance(d, dict) or k not in d]
     if missing: raise ArtifactError(f"{path} lacks {', '.join(map(repr, missing))}; it was written by another version "
                                     "or cut short: delete it, or rerun with --force to recompute")
@@ -132,15 +158,21 @@ def read_json(path, # a run file
 
 # %% ../nbs/09_runs.ipynb #99c10359
 def read_tensor(path, shape:tuple|None=None):
-    "The tensor saved in `path` (loaded with `weights_only`), checked against `shape` when given"
+    "The tensor saved in `path` (loaded with `weights_only`): floating point, finite, and of `shape` when given"
     import torch
-    try: t = torch.load(path, map_location="cpu", weights_only=True)
+    again = "delete it, or rerun with --force to recompute"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")    # torch's note on a foreign pickle protocol: such a file is refused below
+            t = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ArtifactError(f"{path} is corrupt or not a tensor file ({type(e).__name__}); delete it, or rerun with "
-                            "--force to recompute") from None
+        raise ArtifactError(f"{path} is corrupt or not a tensor file ({type(e).__name__}); {again}") from None
     if not isinstance(t, torch.Tensor): raise ArtifactError(f"{path} holds a {type(t).__name__}, not a tensor; rerun with --force")
+    if not t.is_floating_point():
+        raise ArtifactError(f"{path} holds {str(t.dtype).replace('torch.', '')} values, not floating point; {again}")
     if shape is not None and tuple(t.shape) != tuple(shape):
         raise ArtifactError(f"{path} has shape {tuple(t.shape)}, this run expects {tuple(shape)}; rerun with --force")
+    if not torch.isfinite(t).all(): raise ArtifactError(f"{path} contains NaN or inf; {again}")
     return t
 
 # %% ../nbs/09_runs.ipynb #857f5b5d
@@ -175,7 +207,6 @@ def training_prompts(cfg:RunConfig) -> tuple[list[str], list[str]]:
     role, base, _ = training_draws(cfg)
     rvdata.check_overlap(role, base)
     return [r["instruction"] for r in role], [b["instruction"] for b in base]
-
 
 # %% ../nbs/09_runs.ipynb #597bb353
 def resolve_test(cfg:RunConfig) -> str:
@@ -286,9 +317,25 @@ def sweep_layers(cfg:RunConfig, adapter) -> list[int]:
     return list(range(start, adapter.n_layers))
 
 # %% ../nbs/09_runs.ipynb #380337a8
+def check_lengths(plan:Plan, adapter) -> Plan:
+    "`plan` checked against the model's context: `ConfigError` naming a prompt too long; another domain's: skipped"
+    from role_vectors.models import check_prompt_lengths
+    role, off = plan.cfg.role, dict(plan.off_domain)
+    split = plan.split and {**plan.split, "off_domain": dict(plan.split["off_domain"])}
+    check_prompt_lengths(adapter, plan.role_prompts, f"a prompt of role {role!r} (target_train_{role}.json)")
+    check_prompt_lengths(adapter, plan.base_prompts, "a base prompt (base_train.json)")
+    what = lambda d: f"a question of {d!r} (target_test_{d}.json)"
+    if plan.test: check_prompt_lengths(adapter, [q["instruction"] for q in plan.items + plan.heldout], what(plan.test))
+    for d, qs in plan.off_domain.items():
+        try: check_prompt_lengths(adapter, [q["instruction"] for q in qs] if isinstance(qs, list) else [], what(d))
+        except ConfigError as e:
+            off[d] = "skipped: " + " ".join(str(e).split()); split["off_domain"][d] = dict(skipped=off[d])
+    return dataclasses.replace(plan, off_domain=off, split=split)
+
 def bind(plan:Plan, adapter) -> Plan:
-    "`plan` with its positions and layers checked against the loaded model"
-    return dataclasses.replace(plan, positions=check_positions(plan.cfg.pos, adapter), layers=sweep_layers(plan.cfg, adapter))
+    "`plan` with its positions and layers checked against the loaded model, and its prompts against the model's context"
+    return dataclasses.replace(check_lengths(plan, adapter), positions=check_positions(plan.cfg.pos, adapter),
+                               layers=sweep_layers(plan.cfg, adapter))
 
 # %% ../nbs/09_runs.ipynb #436575c2
 def _sha(obj) -> str: return hashlib.sha256(json.dumps(obj, ensure_ascii=False).encode()).hexdigest()[:16]
@@ -328,6 +375,9 @@ def extract(plan:Plan, # from `make_plan`
                               "or choose another --out_dir")
         return Candidates(read_tensor(L.mean_diffs, (adapter.n_eoi, adapter.n_layers, adapter.d_model)), meta)
     r = diff_in_means(adapter, plan.role_prompts, plan.base_prompts, batch_size=plan.cfg.batch, progress=progress).cpu()  # [n_pos, n_layers, d_model]
+    if not r.isfinite().all():
+        raise ConfigError(f"the candidates of {plan.cfg.role!r} contain NaN or inf: the model's activations overflow "
+                          f"in {adapter.dtype}; try --dtype float32 (nothing was saved)")
     save_torch(r, L.mean_diffs)
     save_json(meta, L.extract_meta)
     return Candidates(r, meta)
@@ -400,7 +450,6 @@ def load_scored(path, expect:dict):
                               "or the candidate vectors changed. Delete that folder's results (or sweep into another "
                               "out_dir), or rerun with --force, to recompute them.")
     return Scored(d["kind"], d.get("position"), d.get("layer"), d.get("coeff"), d["score"], d["records"])
-
 
 # %% ../nbs/09_runs.ipynb #b9b2b5f3
 def _kinds(coeff): return ["addition"] + (["ablation"] if coeff == 1 else [])
@@ -478,13 +527,22 @@ def heldout_inputs(plan:Plan, choice, vector_norm:float, adapter) -> dict:
                 model=str(cfg.model_path), dtype=str(adapter.dtype), chat_template=cfg.chat_template, system=cfg.system)
 
 # %% ../nbs/09_runs.ipynb #66b22ea0
+def _items_ok(path, ho:dict) -> bool:
+    "Whether `path` holds the per-question records of report `ho` (read through the checked loader)"
+    try: recs = read_json(path)
+    except ArtifactError: return False
+    offs = [o for o in (ho.get("off_domain") or {}).values() if isinstance(o, dict)]
+    n = ho.get("n_items", 0) + sum(o.get("n_items", 0) for o in offs)   # this domain's and the others'
+    ok = lambda r: isinstance(r, dict) and {"domain", "id"} <= set(r)
+    return isinstance(recs, list) and len(recs) == n and all(map(ok, recs))
+
 def _earlier_heldout(L, test, coeff, fingerprint):
-    "The held-out report an earlier run saved for the same inputs, or None"
+    "The held-out report an earlier run saved for the same inputs with its per-question records intact, or None"
     md, items = L.direction_metadata(test, coeff), L.heldout_items(test, coeff)
     if not (md.is_file() and items.is_file()): return None
     try: ho = read_json(md).get("heldout")
     except (ArtifactError, AttributeError): return None
-    return ho if isinstance(ho, dict) and ho.get("fingerprint") == fingerprint else None
+    return ho if isinstance(ho, dict) and ho.get("fingerprint") == fingerprint and _items_ok(items, ho) else None
 
 def heldout_stage(plan:Plan, adapter, cands, choice, swept:Swept, progress:bool=True) -> tuple[dict, bool]:
     "`(report, loaded)`: the chosen candidate on the held-out questions with its controls; heldout_items.json saved"
@@ -643,7 +701,7 @@ def run(cfg:RunConfig, # the run's options
         stages:tuple=("extract", "select"), # which stages to run
        ) -> RunResult:
     "Run the stages for one role; returns what they produced"
-    set_seed(cfg.seed)
+    set_seed(cfg.validate().seed)            # a seed numpy refuses is named first
     plan = make_plan(cfg, stages)            # every input checked before the (slow) model load
     if adapter is None:
         from role_vectors.models import load_model
@@ -677,6 +735,7 @@ def add_flag(p:argparse.ArgumentParser, name:str, tp, default, help:str|None, re
     "One `--name` flag of type `tp` (bool, int, float, str, list[...] and optionals of them)"
     tp, _ = _base(tp)
     h = (help or "") + ("" if default in (None, False) or required else f" (default: {default})")
+    h = h.replace("%", "%%")         # argparse %-formats help: a '%' of our own is escaped
     if tp is bool: return p.add_argument(f"--{name}", action="store_true", help=h)
     if typing.get_origin(tp) is list:
         kind = (typing.get_args(tp) or (str,))[0]
@@ -700,6 +759,13 @@ def fields_from(ns:argparse.Namespace, cls, only=None):
     kw = {k: _flatten(v) if isinstance(v, list) else v for k, v in kw.items()}
     return cls(**kw)
 
+# %% ../nbs/09_runs.ipynb #eba6122d
+class Parser(argparse.ArgumentParser):
+    "argparse with its errors in one line and no usage: `role-vectors run: error: ... (see role-vectors run --help)`"
+    def error(self, message):
+        msg = " ".join(str(message).split())
+        self.exit(2, f"{self.prog}: error: {msg} (see {self.prog} --help)\n")
+
 # %% ../nbs/09_runs.ipynb #2fcdabd7
 @dataclass
 class Command:
@@ -711,7 +777,7 @@ class Command:
 
     def parser(self) -> argparse.ArgumentParser:
         "The command's argparse parser, generated from `fn`'s signature and docments"
-        p = argparse.ArgumentParser(prog=f"role-vectors {self.name}", description=self.help)
+        p = Parser(prog=f"role-vectors {self.name}", description=self.help)
         hints, docs = typing.get_type_hints(self.fn), docments(self.fn)
         for name, prm in inspect.signature(self.fn).parameters.items():
             tp = hints.get(name, str)
@@ -756,6 +822,7 @@ def data_fetch_cmd(dest:str=None, # folder to fill; default: $ROLE_VECTORS_CACHE
                    files:list[str]=None, # only these files (paths or glob patterns, e.g. 'splits/target_test_*.json')
                    timeout:float=30.0, # seconds per request
                   ):
+    if not 0 < timeout <= 3600: raise ConfigError(f"--timeout {timeout}: must be more than 0 and at most 3600 seconds")
     dest = rvdata.fetch_upstream(dest, files, base_url, force, timeout)
     print(f"Use it with: --data_dir {dest}")
 
@@ -789,19 +856,46 @@ def load_commands() -> dict:
         if importlib.util.find_spec(m) is not None: importlib.import_module(m)
     return COMMANDS
 
-def usage() -> str:
-    "The top-level help: every command and its one line"
-    lines = ["usage: role-vectors <command> [flags]     (role-vectors <command> --help for its flags)", "", "commands:"]
-    lines += [f"  {n:<16}{c.help}" for n, c in load_commands().items()]
+def usage(group:str|None=None) -> str:
+    "The top-level help: every command and its one line (only `group`'s, e.g. `data`, when given)"
+    cmds = {n: c for n, c in load_commands().items() if group is None or n.startswith(group + " ")}
+    lines = [f"usage: role-vectors {group or '<command>'} {'<what>' if group else ''} [flags]     "
+             f"(role-vectors {group + ' <what>' if group else '<command>'} --help for its flags)", "", "commands:"]
+    lines += [f"  {n:<16}{c.help}" for n, c in cmds.items()]
+    if group: return "\n".join(lines)
     lines += ["", "With no command, the flags are those of `run` (as in the original code's "
               "`python -m pipeline.run_pipeline --model_path M --role R`).", "Example: role-vectors run --model_path demo --role mathematician"]
     return "\n".join(lines)
+
+# %% ../nbs/09_runs.ipynb #ab6e24e5
+def _did_you_mean(word:str, known:list) -> str:
+    near = difflib.get_close_matches(word, known, n=1)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+def find_command(argv:list) -> tuple[str, list]:
+    "`(command, its flags)` from the words after `role-vectors` (flags alone: `run`); `ConfigError` for an unknown one"
+    cmds = load_commands()
+    words = list(dict.fromkeys(n.split()[0] for n in cmds))
+    first = argv[0] if argv else "-"
+    if first.startswith("-"): return "run", argv       # the original code's form: `--model_path M --role R`
+    if first not in words:
+        raise ConfigError(f"unknown command {first!r}{_did_you_mean(first, words)}; the commands are "
+                          f"{', '.join(words)} "
+                          "(role-vectors --help says what each does)")
+    if first in cmds: return first, argv[1:]
+    subs = [n.split()[1] for n in cmds if n.startswith(first + " ")]
+    sub = argv[1] if len(argv) > 1 else None
+    if sub in subs: return f"{first} {sub}", argv[2:]
+    if sub is None or sub.startswith("-"):
+        raise ConfigError(f"say what to do: {first} {', '.join(subs)} (e.g. role-vectors {first} {subs[0]} --help)")
+    raise ConfigError(f"unknown command '{first} {sub}'{_did_you_mean(sub, subs)}; {first} does {', '.join(subs)} "
+                      f"(e.g. role-vectors {first} {subs[0]} --help)")
 
 # %% ../nbs/09_runs.ipynb #2f05a38f
 def _failed_run_errors() -> tuple:
     "Errors that mean a run failed (exit 1) rather than a usage error (exit 2)"
     from role_vectors.select import NoCandidateError
-    errs = [NoCandidateError, CheckFailed]
+    errs = [NoCandidateError, CheckFailed, SaveError]
     for mod in ("role_vectors.llm", "role_vectors.judge"):
         try: errs.append(__import__(mod, fromlist=["LLMError"]).LLMError); break
         except (ImportError, AttributeError): pass
@@ -809,34 +903,47 @@ def _failed_run_errors() -> tuple:
 
 def _one_line(e) -> str: return " ".join(str(e).split()) or type(e).__name__
 
+def _message(e:Exception) -> tuple[str, int]:
+    "The line a user sees of error `e`, and the exit code: 2 a usage error, 1 a run that failed or an internal error"
+    failed = isinstance(e, _failed_run_errors())
+    if failed or isinstance(e, ConfigError): return f"error: {_one_line(e)}", 1 if failed else 2
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"error: cannot write {e.filename or 'a file'}: {e.strerror}; free some space and run it again", 1
+    if isinstance(e, ImportError): return f"error: {_one_line(e)}", 2          # an optional package to install
+    if isinstance(e, MemoryError): return "error: out of memory; lower --batch, or use a larger machine", 1
+    return f"internal error: {type(e).__name__}: {_one_line(e)} (rerun with --debug for the traceback)", 1
+
+def _warning_line(name:str):
+    "A `warnings.showwarning` that prints each warning in one line, `role-vectors <name>: warning: ...`"
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"role-vectors {name}: warning: {_one_line(message)}", file=sys.stderr)
+    return show
+
 def main(argv:list|None=None) -> int:
     "`role-vectors <command> ...`; returns the exit code"
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(usage()); return 0 if argv else 2
-    words = {n.split()[0] for n in load_commands()}
-    name = argv.pop(0) if argv[0] in words else "run"
-    if name not in COMMANDS:
-        subs = [n.split()[1] for n in COMMANDS if n.startswith(name + " ")]
-        if not argv or argv[0] not in subs:
-            print(f"role-vectors {name}: error: say what to do: {', '.join(subs)} (e.g. role-vectors {name} {subs[0]} --help)", file=sys.stderr)
-            return 2
-        name = f"{name} {argv.pop(0)}"
+    group = argv[0] not in load_commands() and any(n.startswith(argv[0] + " ") for n in COMMANDS)   # data, slurm
+    if group and len(argv) > 1 and argv[1] in ("-h", "--help"):
+        print(usage(argv[0])); return 0
+    try: name, argv = find_command(argv)
+    except ConfigError as e: print(f"role-vectors: error: {_one_line(e)}", file=sys.stderr); return 2
     cmd = COMMANDS[name]
     try: ns = cmd.parser().parse_args(argv)
     except SystemExit as e: return e.code if isinstance(e.code, int) else 2
-    try: cmd.call(ns); return 0
-    except KeyboardInterrupt:
-        if ns.debug: raise
-        print(f"role-vectors {name}: interrupted; what finished is saved: run the same command again to resume", file=sys.stderr)
-        return 130
-    except Exception as e:
-        if ns.debug: raise
-        failed = isinstance(e, _failed_run_errors())
-        if failed or isinstance(e, ConfigError):
-            print(f"role-vectors {name}: error: {_one_line(e)}", file=sys.stderr); return 1 if failed else 2
-        print(f"role-vectors {name}: internal error: {type(e).__name__}: {_one_line(e)} (rerun with --debug for the traceback)", file=sys.stderr)
-        return 1
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_line(name)       # restored when the block ends
+        try: cmd.call(ns); return 0
+        except KeyboardInterrupt:
+            if ns.debug: raise
+            print(f"role-vectors {name}: interrupted; what finished is saved: run the same command again to resume",
+                  file=sys.stderr)
+            return 130
+        except Exception as e:
+            if ns.debug: raise
+            msg, code = _message(e)
+            print(f"role-vectors {name}: {msg}", file=sys.stderr); return code
 
 # %% ../nbs/09_runs.ipynb #5bc3a4aa
 if __name__ == "__main__": sys.exit(main())
@@ -847,6 +954,7 @@ def client_from(api:ApiConfig, # where and how to reach the API
                ):
     "A `ChatClient` from the API options; the key comes from the environment or a .env file, never from an option"
     from role_vectors.llm import make_client
+    api.validate()
     return make_client(api.base_url, None, api.api_model, api.api_key_env, api.env_file, api.timeout,
                        api.max_retries, api.reasks, api.concurrency, hint=hint, extra_body=api.extra_body)
 
@@ -956,6 +1064,8 @@ def prompts_cmd(role:str, # the role, e.g. nurse or 'data analyst'
                 quiet:bool=False, # no progress bars
                ):
     if not str(role).strip(): raise ConfigError("--role must not be empty")
-    if n < 1: raise ConfigError(f"--n {n}: must be >= 1")
+    if not 1 <= n <= 100_000: raise ConfigError(f"--n {n}: must be from 1 to 100000")
+    if max_jobs is not None and not 1 <= max_jobs <= 1_000_000:
+        raise ConfigError(f"--max_jobs {max_jobs}: must be from 1 to 1000000")
     client = client_from(api)
     prompts_stage(role, rvdata.load_personas(personas), n, out_dir, client, seed=seed, max_jobs=max_jobs, progress=not quiet)

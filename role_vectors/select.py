@@ -6,7 +6,7 @@ Docs: https://role-vectors.github.io/role-vectors/select.html.md"""
 
 # %% ../nbs/07_select.ipynb #4e1ea9b3
 from __future__ import annotations
-import math, time, contextlib
+import math, time, contextlib, functools
 from dataclasses import dataclass
 import torch
 from torch import nn
@@ -152,8 +152,14 @@ def _score_naive(adapter, cands:Candidates, items, add, abl, batch_size=32, prog
                        else ablation_accuracy(adapter, items, r, **kw))
         yield Scored(kind, p, l, a, score, recs)
 
-def _score_fast(adapter, cands:Candidates, items, add, abl, batch_size=32, progress=True, mode="prob", max_new_tokens=256):
-    "Score candidates with prefix reuse for addition (mode 'prob'); ablation as full passes"
+def _suffixes(adapter, encs, layer, cache, n_out, cv=None):
+    "Letter log-probs [n_items, 4]: every batch's pass from block `layer` on its cached input (plus `cv`, if given)"
+    steer = (lambda h: h) if cv is None else (lambda h: add_act(h, cv))
+    return torch.cat([suffix_letters(adapter, e, layer, steer(h), n_out).cpu() for e, h in zip(encs, cache)])
+
+def _score_fast(adapter, cands:Candidates, items, add, abl, batch_size=32, progress=True, mode="prob",
+                max_new_tokens=256, baseline=False):
+    "Score additions with prefix reuse (mode 'prob') and the baseline from the walk if asked; ablations as full passes"
     encs = [adapter.tokenize(b) for b in chunked(texts_of(items), check_batch_size(batch_size))]
     n_out = block_outputs(adapter, encs[0])
     by_layer = {}
@@ -168,9 +174,11 @@ def _score_fast(adapter, cands:Candidates, items, add, abl, batch_size=32, progr
                 else:
                     for b, e in enumerate(encs): cache[b] = block_input(adapter, e, l, at, cache[b], n_out)
                 at = l
+                if baseline and l == max(by_layer):   # the unsteered suffix from the last swept layer: the baseline
+                    lp = _suffixes(adapter, encs, l, cache, n_out)
+                    yield Scored("baseline", None, None, None, *score_letters(items, lp))
                 for p, _, a in by_layer[l]:
-                    cv = scaled_vector(adapter, cands.vector(p, l), a)
-                    lp = torch.cat([suffix_letters(adapter, e, l, add_act(h, cv), n_out).cpu() for e, h in zip(encs, cache)])
+                    lp = _suffixes(adapter, encs, l, cache, n_out, scaled_vector(adapter, cands.vector(p, l), a))
                     bar.update(); yield Scored("addition", p, l, a, *score_letters(items, lp))
             for p, _, a in abl_at.get(l, []):
                 bar.update()
@@ -191,7 +199,9 @@ def sweep_cost(n_items:int, # questions
     if fast:
         at = sorted({l for _, l, _ in add})                          # one prefix pass per batch and swept layer
         passes.update(prefix=nb * len(at), suffix=nb * len(add))
-        blocks = nb * (full * n_layers + (at[-1] if at else 0) + sum(n_layers - l for _, l, _ in add))
+        base = n_layers - at[-1] if at else n_layers                 # the baseline: from the walk's last layer on
+        walk, suffixes = (at[-1] if at else 0), sum(n_layers - l for _, l, _ in add)
+        blocks = nb * (int(baseline) * base + len(abl) * n_layers + walk + suffixes)
     else:
         passes.update(addition=nb * len(add))
         blocks = nb * (full + len(add)) * n_layers
@@ -254,21 +264,26 @@ def sweep(adapter:Adapter, # the model
     add = [c for c in grid if (*c, "addition") not in done]
     abl = [c for c in grid if "ablation" in _kinds(c[2], ablation) and (*c, "ablation") not in done]
     fast, n, L = fast and mode == "prob", len(items), adapter.n_layers
+    fuse = fast and bool(add) and baseline is None     # the baseline comes out of the prefix walk
     blocks = lambda ad, ab, base=False: sweep_cost(n, batch_size, L, ad, ab, base, fast)["blocks"]
     if add or abl or baseline is None:
         say(describe_cost(sweep_cost(n, batch_size, L, add, abl, baseline is None, fast), len(add), len(abl), n, batch_size, L, mode))
-    base_blocks = 0 if baseline is not None else blocks([], [], True)
-    if baseline is None:
+    base_blocks = 0 if baseline is not None or fuse else blocks([], [], True)
+    if baseline is None and not fuse:
         baseline = Scored("baseline", None, None, None, *mcq_accuracy(adapter, items, batch_size, mode, max_new_tokens, progress=False))
         emit(baseline)
     if add or abl:
-        scorer = _score_fast if fast else _score_naive
-        for k, s in enumerate(scorer(adapter, cands, items, add, abl, batch_size=batch_size, progress=progress, mode=mode,
-                                     max_new_tokens=max_new_tokens)):
-            done[s.key] = s; emit(s)
-            if k == 0 and len(add) + len(abl) > 1:        # the rest, at the time per block pass so far
-                spent = base_blocks + (blocks([s.key[:3]], []) if s.kind == "addition" else blocks([], [s.key[:3]]))
-                left = base_blocks + blocks(add, abl) - spent
+        scorer, first = (functools.partial(_score_fast, baseline=fuse) if fast else _score_naive), True
+        for s in scorer(adapter, cands, items, add, abl, batch_size=batch_size, progress=progress, mode=mode,
+                        max_new_tokens=max_new_tokens):
+            if s.kind == "baseline": baseline = s
+            else: done[s.key] = s
+            emit(s)
+            if first and s.kind != "baseline" and len(add) + len(abl) > 1:   # the rest, at the time per block pass
+                first, fused = False, (blocks(add, [], True) - blocks(add, [])) * (fuse and baseline is not None)
+                one = blocks([s.key[:3]], []) if s.kind == "addition" else blocks([], [s.key[:3]])
+                spent = base_blocks + fused + one
+                left = base_blocks + blocks(add, abl, fuse) - spent
                 say(f"first candidate scored after {duration(time.perf_counter() - t0)}; the other {len(add) + len(abl) - 1} "
                     f"scores: about {duration((time.perf_counter() - t0) * left / spent)} more")
     rows = []

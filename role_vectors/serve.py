@@ -10,7 +10,7 @@ import functools, json, math, os, shlex, signal, subprocess, sys, tempfile, time
 from dataclasses import dataclass
 from pathlib import Path
 import torch
-from .config import ConfigError, sha256_of
+from .config import ConfigError, RunConfig, sha256_of
 from .export import Card, load_vector, check_fits, find_selection, card_from_run, save_card, _card_file
 from .runs import RunLayout, command
 

@@ -16,8 +16,9 @@ from .trace import Trace, TraceDict, hidden_of, replace_hidden, get_module, at_p
 from .directions import texts_of
 
 # %% auto #0
-__all__ = ['add_act', 'ablate_act', 'check_layer', 'check_vector', 'add_vector', 'unit_direction', 'ablate_direction', 'steering',
-           'add_vectors', 'generate', 'bake_method', 'untie_embeddings', 'as_llama', 'bake', 'bake_ablation']
+__all__ = ['add_act', 'ablate_act', 'check_layer', 'check_vector', 'compute_device', 'add_vector', 'unit_direction',
+           'ablate_direction', 'steering', 'add_vectors', 'generate', 'bake_method', 'untie_embeddings', 'as_llama',
+           'bake', 'bake_ablation']
 
 # %% ../nbs/05_steer.ipynb #d8239b21
 def add_act(act:torch.Tensor, # [..., d_model] activations
@@ -67,6 +68,13 @@ def check_vector(adapter:Adapter, # the model the vector is for
     if not torch.isfinite(v).all(): raise ConfigError("the vector contains NaN or inf")
     return v
 
+# %% ../nbs/05_steer.ipynb #f317776b
+def compute_device(module:nn.Module) -> torch.device:
+    "Where a block computes: its weights' device, or, for a block accelerate keeps elsewhere (weights on `meta`), its hook's"
+    dev = next(module.parameters()).device
+    if dev.type != "meta": return dev
+    return torch.device(getattr(getattr(module, "_hf_hook", None), "execution_device", None) or "cpu")
+
 # %% ../nbs/05_steer.ipynb #61ba38a4
 def _check_positions(positions):
     if positions is None: return None
@@ -87,8 +95,7 @@ def add_vector(adapter:Adapter, # the model to steer
     layer = check_layer(adapter, layer)
     v = check_vector(adapter, vector)
     positions = _check_positions(positions)
-    dev = next(adapter.blocks[layer].parameters()).device   # the block's own device (models may span several)
-    cv = (float(coeff) * v.double()).to(dtype=adapter.dtype, device=dev)  # [d_model], cast once
+    cv = (float(coeff) * v.double()).to(dtype=adapter.dtype, device=compute_device(adapter.blocks[layer]))  # [d_model], cast once
     add = lambda h: add_act(h, cv)   # [batch, pos, d_model]
     edit = add if positions is None else at_prompt_positions(add, positions)   # a new one per `with`: it keeps state
     with Trace(adapter.model, adapter.block_names[layer], retain_output=False, edit_input=edit) as t:
@@ -140,7 +147,7 @@ def steering(adapter:Adapter, # the model to steer
 def _add_to_last_output(adapter:Adapter, vector, coeff:float):
     "Add `coeff * vector` to the output of the last block (the final norm's input)"
     v = check_vector(adapter, vector)
-    cv = (float(coeff) * v.double()).to(dtype=adapter.dtype, device=next(adapter.blocks[-1].parameters()).device)
+    cv = (float(coeff) * v.double()).to(dtype=adapter.dtype, device=compute_device(adapter.blocks[-1]))
     edit = lambda out: replace_hidden(out, add_act(hidden_of(out), cv))
     with Trace(adapter.model, adapter.block_names[-1], retain_output=False, edit_output=edit) as t: yield t
 

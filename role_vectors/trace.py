@@ -125,18 +125,19 @@ class Trace(contextlib.AbstractContextManager):
                  module:nn.Module,        # the model, or the module to trace if `layer` is None
                  layer:str|None=None,     # dotted name of the submodule of `module` to trace
                  retain_output:bool=True, # keep the (edited) output in `.output`
-                 retain_input:bool=False, # keep the (edited) hidden-states input in `.input`
+                 retain_input=False,      # keep the (edited) hidden-states input in `.input`, or fn(hidden) -> a part
                  clone:bool=False,        # retain copies of the tensors
                  detach:bool=False,       # retain tensors detached from the autograd graph
                  edit_output=None,        # fn(output, layer) -> new output
                  edit_input=None,         # fn(hidden, layer) -> new hidden-states input
                  stop:bool=False,         # raise StopForward once the module has run
+                 stop_before:bool=False,  # raise StopForward before the module runs (its input retained first)
                 ):
         self.layer = layer
         self.module = module if layer is None else get_module(module, layer)
         self.retain_output, self.retain_input, self.clone, self.detach = retain_output, retain_input, clone, detach
         self.edit_output, self.edit_input = _edit_fn(edit_output, "edit_output"), _edit_fn(edit_input, "edit_input")
-        self.stop, self._after_run, self._handles = stop, None, []
+        self.stop, self.stop_before, self._after_run, self._handles = stop, stop_before, None, []
         self._reset()
 
     def _reset(self): self.calls, self._output, self._input = 0, _MISSING, _MISSING
@@ -155,7 +156,7 @@ class Trace(contextlib.AbstractContextManager):
 # %% ../nbs/02_trace.ipynb #9954ce0a
 @patch
 def _pre_hook(self:Trace, module, args, kwargs):
-    "Find the hidden-states input, edit and retain it"
+    "Find the hidden-states input, edit and retain it (or the part `retain_input` picks); stop if asked"
     if args: h = args[0]
     elif "hidden_states" in kwargs: h = kwargs["hidden_states"]
     else: raise TraceError(f"layer {self.name} was called with no positional argument and no `hidden_states` "
@@ -165,7 +166,10 @@ def _pre_hook(self:Trace, module, args, kwargs):
         h = _checked(self.edit_input(h, self.layer), "edit_input", self.layer)
         if args: args = (h, *args[1:])
         else: kwargs = {**kwargs, "hidden_states": h}
-    if self.retain_input: self._input = _copy(h, self.clone, self.detach)
+    if self.retain_input:
+        part = self.retain_input(h) if callable(self.retain_input) else h
+        self._input = _copy(part, self.clone, self.detach)
+    if self.stop_before: raise StopForward(self.layer)
     return (args, kwargs) if self.edit_input is not None else None
 
 @patch
@@ -185,7 +189,7 @@ def _open(self:Trace):
     if self._handles: raise TraceError(f"the trace of {self.name} is already active; make a new Trace to nest")
     self._reset()
     try:
-        if self.retain_input or self.edit_input is not None:
+        if self.retain_input or self.edit_input is not None or self.stop_before:
             self._handles.append(self.module.register_forward_pre_hook(self._pre_hook, with_kwargs=True))
         self._handles.append(self.module.register_forward_hook(self._fwd_hook))
     except BaseException:
@@ -243,13 +247,14 @@ class TraceDict(OrderedDict, contextlib.AbstractContextManager):
                  edit_output=None,        # fn(output, layer), or {layer: fn}
                  edit_input=None,         # fn(hidden, layer), or {layer: fn}
                  stop=False,              # bool, or {layer: bool}: stop once all these layers have run
+                 stop_before=False,       # bool, or {layer: bool}: stop before the first of these layers runs
                 ):
         super().__init__()
         if isinstance(layers, str): raise ConfigError(f"layers must be a list of names; got the string {layers!r} (use [{layers!r}])")
         layers = list(dict.fromkeys(layers))   # drop repeats (they would hook a module twice)
         if not layers: raise ConfigError("TraceDict needs at least one layer name")
         opts = dict(retain_output=retain_output, retain_input=retain_input, clone=clone, detach=detach,
-                    edit_output=edit_output, edit_input=edit_input, stop=stop)
+                    edit_output=edit_output, edit_input=edit_input, stop=stop, stop_before=stop_before)
         per = {k: _per_layer(o, layers, k, None if k.startswith("edit") else False) for k, o in opts.items()}
         for l in layers:
             self[l] = Trace(module, l, **{k: per[k][l] for k in per})
@@ -282,17 +287,11 @@ def count_hooks(model:nn.Module, # the model to inspect
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
 
 # %% ../nbs/02_trace.ipynb #460997b1
-class _StopBefore(Trace):
-    "A `Trace` that retains the hidden-states input, then ends the forward pass before the module runs"
-    def _pre_hook(self, module, args, kwargs):
-        Trace._pre_hook(self, module, args, kwargs)
-        raise StopForward(self.layer)
-
 def stop_before(model:nn.Module, # the model
                 layer:str, # dotted name of the submodule whose input is wanted
                ) -> Trace:
     "Inside the `with` block, keep the hidden-states input of `layer` (`.input`) and end the forward pass before `layer` runs"
-    return _StopBefore(model, layer, retain_output=False, retain_input=True)
+    return Trace(model, layer, retain_output=False, retain_input=True, stop_before=True)
 
 # %% ../nbs/02_trace.ipynb #2bdd9b6a
 def replace_input(model:nn.Module, # the model
@@ -331,8 +330,9 @@ class PassThrough(nn.Module):
     def __init__(self, block:nn.Module, # the block it replaces (its plain attributes are copied)
                  n_out:int=0): # 0: the block returns a tensor; k: a tuple of k items
         super().__init__()
-        for k, v in vars(block).items():   # plain attributes only: attention_type, layer_idx, ...
-            if not k.startswith("_") and k != "training" and not isinstance(v, (nn.Module, torch.Tensor)): setattr(self, k, v)
+        for k, v in vars(block).items():   # plain attributes only: attention_type, layer_idx, ... (not a hooked forward)
+            plain = not k.startswith("_") and k != "training" and not callable(v) and not isinstance(v, torch.Tensor)
+            if plain: setattr(self, k, v)
         self.n_out = n_out
 
     def forward(self, hidden_states, *args, **kwargs):

@@ -6,6 +6,8 @@ failing one; the number of cells each ran is printed beside it):
   `slow`/`gpu`/`notest` left out as `tst_flags` says;
 - "export in sync": `nbdev-export` must leave the committed `role_vectors/` unchanged;
 - "notebooks clean": `nbdev-clean` must leave the notebooks unchanged;
+- "GPU bench, small": `bench/gpu.py --small` (the GPU benchmark's code on tiny shapes on the CPU) must pass, so that
+  the script a GPU session runs unchanged cannot rot; the parts it cannot run here are reported as skipped;
 - each check that a notebook skipped on purpose (for example because `../shared/data` is absent) is
   reported by `role_vectors.testing.report_skip` and counted as skipped, with its reason.
 """
@@ -90,6 +92,14 @@ def main():
             else:
                 failed += 1; failures.append(str(rel))
                 print(f"FAIL {rel} ({secs:.0f}s)\n{out[-6000:]}", flush=True)
+    t = time.time()   # the GPU benchmark's small mode, on the CPU: the script a GPU session runs must not rot
+    out = Path(tempfile.mkdtemp(prefix="rv-gpu-small-"))
+    r = subprocess.run([sys.executable, str(ROOT/"bench"/"gpu.py"), "--small", "--out", str(out/"gpu-small.json")], cwd=ROOT,
+                       env={**os.environ, "RV_SKIP_LOG": str(skip_log)}, capture_output=True, text=True)
+    shutil.rmtree(out, ignore_errors=True)
+    if r.returncode:
+        failed += 1; failures.append("GPU bench, small"); print(f"FAIL GPU bench, small\n{r.stdout[-6000:]}{r.stderr[-2000:]}", flush=True)
+    else: passed += 1; print(f"ok   GPU bench, small ({time.time() - t:.0f}s): {r.stdout.strip().splitlines()[-2]}", flush=True)
     t = time.time()   # the offline docs check: nbdev's processing, nbconvert, headless Chromium (tools/docs_check.py)
     r = subprocess.run([sys.executable, str(ROOT/"tools"/"docs_check.py")], cwd=ROOT,
                        env={**os.environ, "RV_SKIP_LOG": str(skip_log)}, capture_output=True, text=True)
@@ -102,7 +112,8 @@ def main():
     if left: print(f"note: {len(left)} entries left in {tempfile.gettempdir()} by the tests: {left[:10]}")
     for s in skips: print(f"SKIP {s}")
     if failures: print("failed: " + ", ".join(failures))
-    print(f"{len(notebooks)} notebooks, {sum(cells.values())} code cells run as tests; 3 repository checks and the docs check")
+    print(f"{len(notebooks)} notebooks, {sum(cells.values())} code cells run as tests; 3 repository checks, the small GPU bench "
+          "and the docs check")
     print(f"{passed} passed, {failed} failed, {len(skips)} skipped")
     return 1 if failed else 0
 
