@@ -50,7 +50,8 @@ def naive_mean(adapter, instructions, batch_size):
     total = torch.zeros(n, adapter.n_layers, adapter.d_model, dtype=torch.float64)
     for i in range(0, len(instructions), batch_size):
         enc = adapter.tokenize(instructions[i:i + batch_size])
-        out = adapter.model(**enc, position_ids=position_ids(enc.attention_mask), output_hidden_states=True, use_cache=False)
+        out = adapter.model(**enc, position_ids=position_ids(enc.attention_mask), output_hidden_states=True,
+                            use_cache=False)
         hs = torch.stack(out.hidden_states[:adapter.n_layers], dim=2)[:, -n:]  # [batch, n_eoi, n_layers, d_model]
         total += hs.double().sum(0)
     return total / len(instructions)
@@ -98,8 +99,9 @@ def main():
     torch.set_num_threads(a.threads)
     adapter = make_adapter()
     role, base = prompts(a.n)
-    print(f"random Llama: {adapter.n_layers} layers, d_model {adapter.d_model}, vocab {adapter.model.config.vocab_size}; "
-          f"{a.n} prompts per side, batch {a.batch}, torch threads {torch.get_num_threads()}")
+    print(f"random Llama: {adapter.n_layers} layers, d_model {adapter.d_model}, vocab "
+          f"{adapter.model.config.vocab_size}; {a.n} prompts per side, batch {a.batch}, torch threads "
+          f"{torch.get_num_threads()}")
     diff_in_means(adapter, role[:8], base[:8], progress=False)  # warm-up
     encs = [adapter.tokenize(xs[i:i + a.batch]) for xs in (role, base) for i in range(0, len(xs), a.batch)]
     wall, cpu = {k: [] for k in ("limit", "ours", "naive")}, {k: [] for k in ("limit", "ours", "naive")}
@@ -115,8 +117,8 @@ def main():
     print(f"max |ours - naive| = {err:.2e}")
     if err > 1e-4: sys.exit(f"results differ: {err}")
     small, large = peak_growth_mb(a.n // 4, a.batch, a.threads), peak_growth_mb(a.n, a.batch, a.threads)
-    print(f"diff_in_means peak RSS (growth over a 4-prompt warm-up): {small[1]:.0f} MB ({small[0]:+.1f}) with {a.n // 4} "
-          f"prompts/side, {large[1]:.0f} MB ({large[0]:+.1f}) with {a.n}")
+    print(f"diff_in_means peak RSS (growth over a 4-prompt warm-up): {small[1]:.0f} MB ({small[0]:+.1f}) with "
+          f"{a.n // 4} prompts/side, {large[1]:.0f} MB ({large[0]:+.1f}) with {a.n}")
     for name, t in (("wall", wall), ("CPU", cpu)):
         spread = "   ".join(f"{k} {min(v):.2f}-{max(v):.2f}" for k, v in t.items())
         print(f"{name} time, best of {a.reps}: naive {min(t['naive']):.2f} s   ours {min(t['ours']):.2f} s   "

@@ -49,7 +49,8 @@ def main():
             "steered": lambda: generate(adapter, PROMPTS, vector=vec, layer=layer, coeff=4.0, **kw),
             "ablated": lambda: generate(adapter, PROMPTS, direction=vec, **kw)}
     print(f"{adapter.model_type}: {adapter.n_layers} layers, d_model {adapter.d_model}, device {a.device}; "
-          f"{len(PROMPTS)} prompts, batch {a.batch}, {a.new} new tokens each, KV cache, torch threads {torch.get_num_threads()}")
+          f"{len(PROMPTS)} prompts, batch {a.batch}, {a.new} new tokens each, KV cache, torch threads "
+          f"{torch.get_num_threads()}")
     for f in runs.values(): f()   # warm-up
     times = {k: [] for k in runs}
     for _ in range(a.reps):       # interleaved
@@ -57,7 +58,8 @@ def main():
     for k, ts in times.items():
         print(f"{k:>10}: best {min(ts):.3f} s   median {statistics.median(ts):.3f} s   (of {a.reps})")
     base = min(times["unsteered"])
-    print(f"ablation (hooks on all {3 * adapter.n_layers} modules): overhead {100 * (min(times['ablated']) / base - 1):.1f} %")
+    print(f"ablation (hooks on all {3 * adapter.n_layers} modules): overhead "
+          f"{100 * (min(times['ablated']) / base - 1):.1f} %")
     print(f"overhead {100 * (min(times['steered']) / base - 1):.1f} %")
 
 if __name__ == "__main__": main()

@@ -58,7 +58,8 @@ def compare(fast, naive) -> float:
             fk, nk = getattr(f, k), getattr(n, k)
             if (fk is None) != (nk is None): sys.exit(f"{k} present in one sweep only")
             if fk is None: continue
-            if [r["selected"] for r in fk] != [r["selected"] for r in nk]: sys.exit(f"selected letters differ: {f.to_dict()}")
+            if [r["selected"] for r in fk] != [r["selected"] for r in nk]:
+                sys.exit(f"selected letters differ: {f.to_dict()}")
             if fk[0]["selected"] is None: continue   # NaN scores in both (a zero vector's ablation)
             pf = torch.tensor([list(r["probs"].values()) for r in fk], dtype=torch.float64)
             pn = torch.tensor([list(r["probs"].values()) for r in nk], dtype=torch.float64)
@@ -77,7 +78,8 @@ def original_sweep(adapter, md, items, layers, batch_size):
     encs = [adapter.tokenize(b) for b in chunked(texts, batch_size)]
     def letters(enc):
         out = adapter.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
-                            position_ids=position_ids(enc["attention_mask"]), use_cache=False)   # logits: [batch, seq, vocab]
+                            # logits: [batch, seq, vocab]
+                            position_ids=position_ids(enc["attention_mask"]), use_cache=False)
         return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)[:, adapter.answer_toks]
     with torch.inference_mode(): base, _ = score_letters(items, torch.cat([letters(e) for e in encs]))
     for i in range(md.shape[0]):
@@ -101,7 +103,8 @@ def block_limit(n_items, batch, n_layers, md, layers) -> float:
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--n_items", type=int, default=40, help="MCQ items (at most 80: the demo math, law and medicine sets)")
+    p.add_argument("--n_items", type=int, default=40,
+                   help="MCQ items (at most 80: the demo math, law and medicine sets)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--reps", type=int, default=2, help="interleaved repetitions of ours and the naive pass")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: least disturbed by other load)")
@@ -111,13 +114,14 @@ def main():
     adapter = make_adapter()
     items = (load_mcq("math") + load_mcq("law") + load_mcq("medicine"))[:a.n_items]
     if len(items) < 40: sys.exit(f"need >= 40 items, got {len(items)}")
-    md = diff_in_means(adapter, load_role_prompts("mathematician")[:32], load_base_prompts("train")[:32], progress=False) * 4
+    md = diff_in_means(adapter, load_role_prompts("mathematician")[:32], load_base_prompts("train")[:32],
+                       progress=False) * 4
     layers = list(range(8, 16))
     kw = dict(layers=layers, batch_size=a.batch, keep_items=True, progress=False)
     n_cand = md.shape[0] * len(layers)
-    print(f"random Llama: {adapter.n_layers} layers, d_model {adapter.d_model}, vocab {adapter.model.config.vocab_size}; "
-          f"{len(items)} questions, batch {a.batch}, {n_cand} candidates ({md.shape[0]} positions x layers 8-15, coeff 1), "
-          f"torch threads {torch.get_num_threads()}")
+    print(f"random Llama: {adapter.n_layers} layers, d_model {adapter.d_model}, vocab "
+          f"{adapter.model.config.vocab_size}; {len(items)} questions, batch {a.batch}, {n_cand} candidates "
+          f"({md.shape[0]} positions x layers 8-15, coeff 1), torch threads {torch.get_num_threads()}")
     sweep(adapter, md, items[:4], positions=[-1], layers=[8], ablation=False, batch_size=4, progress=False)  # warm-up
     (obase, orows), t_orig, _ = timed(lambda: original_sweep(adapter, md, items, layers, a.batch))
     wall, cpu, res = dict(naive=[], ours=[]), dict(naive=[], ours=[]), {}
@@ -137,8 +141,8 @@ def main():
         na, t_na, _ = timed(lambda: naive_sweep(adapter, md, items, **pos1))
         fa, t_fa, _ = timed(lambda: sweep(adapter, md, items, **pos1))
         compare(fa, na)
-        print(f"ablation + addition, position -1 only ({len(layers)} candidates): naive {t_na:.2f} s, ours {t_fa:.2f} s "
-              "(ablation is a full pass in both)")
+        print(f"ablation + addition, position -1 only ({len(layers)} candidates): naive {t_na:.2f} s, ours {t_fa:.2f} "
+              "s (ablation is a full pass in both)")
     t_naive, t_fast = min(wall["naive"]), min(wall["ours"])
     for name, t in (("wall", wall), ("CPU", cpu)):
         spread = "   ".join(f"{k} {min(v):.2f}-{max(v):.2f}" for k, v in t.items())

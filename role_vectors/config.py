@@ -13,9 +13,9 @@ from pathlib import Path
 from contextlib import contextmanager
 
 # %% auto #0
-__all__ = ['LIMITS', 'project_data_dir', 'demo_data_dir', 'demo_model_dir', 'ConfigError', 'RunConfig', 'JudgeConfig',
-           'ApiConfig', 'set_seed', 'SaveError', 'atomic_path', 'save_bytes', 'save_json', 'sha256_of', 'load_json',
-           'torch_bytes', 'save_torch', 'save_figure']
+__all__ = ['LIMITS', 'AGAIN', 'project_data_dir', 'demo_data_dir', 'demo_model_dir', 'ConfigError', 'RunConfig', 'JudgeConfig',
+           'ApiConfig', 'set_seed', 'SaveError', 'atomic_path', 'save_bytes', 'save_json', 'sha256_of', 'short_sha',
+           'ArtifactError', 'CheckFailed', 'read_json', 'torch_bytes', 'save_torch', 'save_figure']
 
 # %% ../nbs/00_config.ipynb #27064a58
 def project_data_dir() -> Path:
@@ -62,12 +62,19 @@ class RunConfig:
     data_dir: str|None = None         # data folder in the upstream layout; default: the bundled demo data
     n_train: int = 128                # prompts per side for the difference in means
     n_test: int|None = None           # questions drawn from the domain, then split (--select_on); default: all
-    select_on: str = "validation"     # questions the sweep selects on: 'validation' (one part; the chosen vector is reported on the held-out rest) or 'test' (all, reported on the same: the original code's way)
+    # questions the sweep selects on: 'validation' (one part; the chosen vector is reported on the held-out rest) or
+    # 'test' (all, reported on the same: the original code's way)
+    select_on: str = "validation"
     heldout_fraction: float = 0.5     # share of the questions held out for the report (--select_on validation)
-    n_boot: int = 2000                # bootstrap draws (seeded) for the 95-percent intervals of the held-out report; at least 2000
-    n_random: int = 8                 # same-norm random directions scored at the chosen position and layer, a control; 0: none
-    persona_prompt: str = "You are {a} {role}."  # the persona-prompting baseline ({a}: a or an): a system message where the chat template has one, else before the question
-    off_domain: list[str]|None = None  # domains the chosen vector is also scored on (the guardrail); default: every other domain; none: skip
+    # bootstrap draws (seeded) for the 95-percent intervals of the held-out report; at least 2000
+    n_boot: int = 2000
+    # same-norm random directions scored at the chosen position and layer, a control; 0: none
+    n_random: int = 8
+    # the persona-prompting baseline ({a}: a or an): a system message where the chat template has one, else before the
+    # question
+    persona_prompt: str = "You are {a} {role}."
+    # domains the chosen vector is also scored on (the guardrail); default: every other domain; none: skip
+    off_domain: list[str]|None = None
     batch: int = 32                   # prompts per forward pass
     coeffs: list[float] = field(default_factory=lambda: [1.0])  # activation-addition coefficients, e.g. 1,2,4
     start_layer: int|None = None      # first layer swept; default: n_layers // 2
@@ -75,15 +82,20 @@ class RunConfig:
     keep_below_baseline: bool = False  # keep candidates whose addition score is below the unsteered baseline
     keep_nan: bool = False             # keep candidates with a NaN score
     mode: str = "prob"                # MCQ scoring: 'prob' (letter probabilities) or 'generate' (generate and parse)
-    max_new_tokens: int = 2048        # tokens generated per answer in --mode generate; reasoning models (the R1 distills) think for hundreds to thousands of tokens before the boxed answer, and 256 cut most of them off
+    # tokens generated per answer in --mode generate; reasoning models (the R1 distills) think for hundreds to thousands
+    # of tokens before the boxed answer, and 256 cut most of them off
+    max_new_tokens: int = 2048
     dtype: str|None = None            # e.g. bfloat16; default: the checkpoint's own
     device_map: str|None = None       # passed to from_pretrained, e.g. auto (needs accelerate)
     trust_remote_code: bool = False   # needed for models with custom code (the original Qwen)
-    chat_template: str|None = None    # chat template: llama3, llama2, mistral, gemma, chatml, phi3, a string with {instruction}, or Jinja
+    # chat template: llama3, llama2, mistral, gemma, chatml, phi3, a string with {instruction}, or Jinja
+    chat_template: str|None = None
     system: str|None = None           # system prompt
     seed: int = 42                    # seed of every sample (prompts, questions)
     use_all: bool = False             # use all prompts/items when fewer than asked exist
-    compat: str|None = None           # 'original': run as the original code did: its R1-distill chat template (unless --chat_template), its data draw (one seed stream: role, base, then test samples), one position (--pos, default -1), and --select_on test
+    # 'original': run as the original code did: its R1-distill chat template (unless --chat_template), its data draw
+    # (one seed stream: role, base, then test samples), one position (--pos, default -1), and --select_on test
+    compat: str|None = None
 
     def __post_init__(self):
         if self.compat == "original":   # the original code's choices, where the user did not make their own
@@ -101,19 +113,23 @@ class RunConfig:
         "Check the options that need no model or data; raise `ConfigError` naming the flag"
         def bad(flag, why): raise ConfigError(f"--{flag} {getattr(self, flag)!r}: {why}")
         if not isinstance(self.n_train, int) or self.n_train < 1: bad("n_train", "must be an integer >= 1")
-        if self.n_test is not None and (not isinstance(self.n_test, int) or self.n_test < 1): bad("n_test", "must be an integer >= 1")
+        if self.n_test is not None and (not isinstance(self.n_test, int) or self.n_test < 1):
+            bad("n_test", "must be an integer >= 1")
         if not isinstance(self.batch, int) or not 1 <= self.batch <= LIMITS["batch"]:
             bad("batch", f"must be an integer from 1 to {LIMITS['batch']}")
         if not self.coeffs: bad("coeffs", "give at least one coefficient, e.g. --coeffs 1")
-        if not all(isinstance(a, (int, float)) and math.isfinite(a) for a in self.coeffs): bad("coeffs", "must be finite numbers")
+        if not all(isinstance(a, (int, float)) and math.isfinite(a) for a in self.coeffs):
+            bad("coeffs", "must be finite numbers")
         if not 0 <= self.prune_layer_percentage < 1: bad("prune_layer_percentage", "must be in [0, 1)")
         if self.mode not in ("prob", "generate"): bad("mode", "must be 'prob' or 'generate'")
         if not isinstance(self.max_new_tokens, int) or not 1 <= self.max_new_tokens <= LIMITS["tokens"]:
             bad("max_new_tokens", f"must be an integer from 1 to {LIMITS['tokens']}")
         if not str(self.role).strip(): bad("role", "must not be empty")
         if self.select_on not in ("validation", "test"):
-            bad("select_on", "must be 'validation' (select on one part, report on the held-out rest) or 'test' (the original code's way)")
-        if not isinstance(self.heldout_fraction, (int, float)) or not 0 < self.heldout_fraction < 1: bad("heldout_fraction", "must be between 0 and 1, e.g. 0.5")
+            bad("select_on", "must be 'validation' (select on one part, report on the held-out rest) or 'test' (the "
+                             "original code's way)")
+        if not isinstance(self.heldout_fraction, (int, float)) or not 0 < self.heldout_fraction < 1:
+            bad("heldout_fraction", "must be between 0 and 1, e.g. 0.5")
         if not isinstance(self.n_boot, int) or not 2000 <= self.n_boot <= LIMITS["n_boot"]:
             bad("n_boot", f"must be an integer from 2000 to {LIMITS['n_boot']}")
         n_random_ok = type(self.n_random) is int and 0 <= self.n_random <= LIMITS["n_random"]   # not a bool
@@ -121,10 +137,13 @@ class RunConfig:
             bad("n_random", f"must be an integer from 0 to {LIMITS['n_random']} (0: no random directions)")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
             bad("seed", "must be an integer from 0 to 4294967295 (2**32 - 1)")
-        if "{role}" not in str(self.persona_prompt): bad("persona_prompt", "must contain {role}, e.g. 'You are {a} {role}.'")
-        if self.compat not in (None, "original"): bad("compat", "the only compatibility mode is 'original' (the original code's run)")
+        if "{role}" not in str(self.persona_prompt): bad("persona_prompt", "must contain {role}, e.g. 'You are {a} "
+                                                                           "{role}.'")
+        if self.compat not in (None, "original"): bad("compat", "the only compatibility mode is 'original' (the "
+                                                                "original code's run)")
         if self.compat == "original" and len(self.pos) != 1:
-            bad("pos", "--compat original sweeps one position, as the original code's --pos did: pass one, e.g. --pos -1")
+            bad("pos", "--compat original sweeps one position, as the original code's --pos did: pass one, e.g. --pos "
+                       "-1")
         if self.off_domain is not None and not all(isinstance(d, str) and d.strip() for d in self.off_domain):
             bad("off_domain", "must be domain names (or none)")
         return self
@@ -149,7 +168,8 @@ class JudgeConfig:
         "Check the options; raise `ConfigError` naming the flag"
         if not math.isfinite(self.coeff): raise ConfigError(f"--coeff {self.coeff}: must be a finite number")
         if self.top_k < 1: raise ConfigError(f"--top_k {self.top_k}: must be >= 1")
-        if self.probe_mode not in ("all", "placeholder"): raise ConfigError(f"--probe_mode {self.probe_mode!r}: must be 'all' or 'placeholder'")
+        if self.probe_mode not in ("all", "placeholder"): raise ConfigError(f"--probe_mode {self.probe_mode!r}: must "
+                                                                            f"be 'all' or 'placeholder'")
         if not 1 <= self.probe_tokens <= LIMITS["tokens"]:
             raise ConfigError(f"--probe_tokens {self.probe_tokens}: must be from 1 to {LIMITS['tokens']}")
         return self
@@ -159,14 +179,19 @@ class JudgeConfig:
 class ApiConfig:
     "Where and how to reach an OpenAI-compatible chat API (the key itself is never an option: see `resolve_api_key`)"
     base_url: str|None = None         # OpenAI-compatible endpoint; default: OpenRouter
-    api_model: str|None = None        # model name at that endpoint; default: the paper's (Claude 3.5 Sonnet to write, Haiku to judge)
-    api_key_env: str|None = None      # read the API key from this environment variable; default: OPENROUTER_KEY, then OPENAI_API_KEY (also from a .env file)
+    # model name at that endpoint; default: the paper's (Claude 3.5 Sonnet to write, Haiku to judge)
+    api_model: str|None = None
+    # read the API key from this environment variable; default: OPENROUTER_KEY, then OPENAI_API_KEY (also from a .env
+    # file)
+    api_key_env: str|None = None
     env_file: str|None = None         # a .env file holding the key; default: the nearest .env
     concurrency: int = 8              # requests in flight at most
     timeout: float = 60.0             # seconds per request
     max_retries: int = 5              # retries on 429, 5xx, timeouts
     reasks: int = 2                   # asks again when an answer cannot be parsed
-    extra_body: str|None = None       # a JSON object merged into every request's body: a server's own options, e.g. vLLM's '{"structured_outputs": {"choice": ["[Yes]", "[No]"]}}'
+    # a JSON object merged into every request's body: a server's own options, e.g. vLLM's '{"structured_outputs":
+    # {"choice": ["[Yes]", "[No]"]}}'
+    extra_body: str|None = None
 
     def validate(self) -> "ApiConfig":
         "Check the numbers (each sizes threads or time); raise `ConfigError` naming the flag"
@@ -240,12 +265,39 @@ def sha256_of(obj) -> str:
     elif not isinstance(obj, (bytes, bytearray)): obj = json.dumps(obj, ensure_ascii=False).encode("utf-8")
     return hashlib.sha256(obj).hexdigest()
 
+# %% ../nbs/00_config.ipynb #98ae2f65
+def short_sha(obj, n:int=16) -> str:
+    "The first `n` hex digits of `sha256_of(obj)`: the fingerprints runs record and compare"
+    return sha256_of(obj)[:n]
+
 # %% ../nbs/00_config.ipynb #07ba1e8e
-def load_json(path):
-    "Read JSON from `path`, naming the file when it is not valid JSON"
-    try: return json.loads(Path(path).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ConfigError(f"{path} is not valid JSON ({e}); delete it or fix it") from None
-    except RecursionError: raise ConfigError(f"{path} is nested too deeply to be ours; delete it or fix it") from None
+class ArtifactError(ConfigError):
+    "A file a run reads back is corrupt or incomplete; the message names it and says how to recompute it"
+
+# %% ../nbs/00_config.ipynb #e8784c6f
+class CheckFailed(RuntimeError):
+    "A check ran and found a problem (exit code 1 on the command line)"
+
+# %% ../nbs/00_config.ipynb #c7d36295
+AGAIN = "delete it, or rerun with --force to recompute"   # the fix for a corrupt file a run wrote
+
+# %% ../nbs/00_config.ipynb #ae7a94a4
+def read_json(path, # a JSON file
+              keys=(), # keys a JSON object there must have
+              fix:str=AGAIN, # what the user should do when it is corrupt
+              error:type=ArtifactError, # the error raised (a `ConfigError`)
+             ):
+    "The JSON in `path`, checked: valid, and an object with `keys` when they are given; the one JSON reader"
+    try: d = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        why = "nested too deeply" if isinstance(e, RecursionError) else f"not valid JSON: {e}"
+        raise error(f"{path} is corrupt ({why}); {fix}") from None
+    except FileNotFoundError: raise
+    except OSError as e: raise error(f"{path} cannot be read ({e.strerror}); {fix}") from None
+    missing = [k for k in keys if not isinstance(d, dict) or k not in d]
+    if missing: raise error(f"{path} lacks {', '.join(map(repr, missing))}; it was written by another version "
+                            f"or cut short: {fix}")
+    return d
 
 # %% ../nbs/00_config.ipynb #16aa0900
 def torch_bytes(obj) -> bytes:
@@ -261,7 +313,8 @@ def save_torch(obj, path):
 
 # %% ../nbs/00_config.ipynb #f5a910dc
 def save_figure(fig, path, dpi=120):
-    "Save a matplotlib figure to `path` atomically (as PNG, or the format of the suffix); unchanged bytes are not rewritten"
+    """Save a matplotlib figure to `path` atomically (as PNG, or the format of the suffix); unchanged bytes are not
+    rewritten"""
     import io
     buf = io.BytesIO(); fig.savefig(buf, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
     return save_bytes(buf.getvalue(), path)

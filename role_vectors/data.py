@@ -1,4 +1,4 @@
-"""The upstream data layout, the paper's role catalogue, loaders that validate what they read, seeded sampling, and fetching the paper's data.
+"""The upstream data layout, the paper's role catalogue, loaders that validate what they read, and seeded sampling.
 
 Docs: https://role-vectors.github.io/role-vectors/data.html.md"""
 
@@ -6,21 +6,16 @@ Docs: https://role-vectors.github.io/role-vectors/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #40c91bd2
 from __future__ import annotations
-import os, re, sys, json, stat, errno, random, hashlib, warnings, argparse, fnmatch, operator
-import urllib.request, urllib.error, urllib.parse
+import os, re, stat, errno, random, warnings, operator
 from pathlib import Path
-from .config import ConfigError, demo_data_dir, atomic_path, save_json
+from .config import ConfigError, demo_data_dir, read_json
 
 # %% auto #0
-__all__ = ['ROLE_CATALOGUE', 'HISTORY_ROLES', 'DOMAINS', 'LETTERS', 'ANSWER_TAIL', 'REASONING_TAIL', 'UPSTREAM_REPO',
-           'UPSTREAM_COMMIT', 'UPSTREAM_SUBDIR', 'UPSTREAM_BASE_URL', 'UPSTREAM_SHA256', 'MMLU_SUBJECT_DOMAIN',
-           'PAPER_MMLU_SUBJECTS', 'role_domain', 'DataError', 'DataWarning', 'data_root', 'splits_dir', 'list_roles',
-           'list_domains', 'file_problem', 'read_items', 'prompt_problem', 'warn_duplicates', 'validate_prompts',
-           'format_mcq', 'mcq_options', 'mcq_problem', 'validate_mcq', 'role_file', 'mcq_file', 'load_role_prompts',
-           'load_mcq', 'load_base_prompts', 'load_processed', 'check_overlap', 'sample', 'default_cache_dir',
-           'verify_folder', 'fetch_upstream', 'alpaca_rows_to_base', 'split_base', 'build_base_from_alpaca',
-           'format_mmlu_row', 'mmlu_rows_to_domains', 'build_mcq_from_mmlu', 'load_personas', 'persona_matches',
-           'personas_for_role', 'data_summary', 'print_summary']
+__all__ = ['ROLE_CATALOGUE', 'HISTORY_ROLES', 'DOMAINS', 'LETTERS', 'ANSWER_TAIL', 'REASONING_TAIL', 'role_domain', 'DataError',
+           'DataWarning', 'data_root', 'splits_dir', 'list_roles', 'list_domains', 'file_problem', 'read_items',
+           'prompt_problem', 'warn_duplicates', 'validate_prompts', 'format_mcq', 'mcq_options', 'mcq_problem',
+           'validate_mcq', 'role_file', 'mcq_file', 'load_role_prompts', 'load_mcq', 'load_base_prompts',
+           'load_processed', 'check_overlap', 'sample', 'data_summary', 'print_summary']
 
 # %% ../nbs/01_data.ipynb #12bbe9ed
 ROLE_CATALOGUE: dict[str, str] = {
@@ -56,7 +51,8 @@ def data_root(data_dir=None) -> Path:
     p = demo_data_dir() if data_dir is None else Path(data_dir).expanduser()
     if not p.is_dir():
         raise DataError(f"Data folder {p} does not exist. Pass data_dir= (CLI: --data_dir) a folder in the upstream "
-                        "layout (splits/target_train_<role>.json, ...), or get the paper's data with `role-vectors data fetch`.")
+                        "layout (splits/target_train_<role>.json, ...), or get the paper's data with "
+                        "`role-vectors data fetch`.")
     return p
 
 # %% ../nbs/01_data.ipynb #dd7df491
@@ -65,7 +61,8 @@ def splits_dir(data_dir=None) -> Path:
     p = data_root(data_dir)
     if (p/"splits").is_dir(): return p/"splits"
     if any(p.glob("target_*.json")) or any(p.glob("base_*.json")): return p
-    if (p/"target_direction"/"pipeline"/"dataset"/"splits").is_dir(): return p/"target_direction"/"pipeline"/"dataset"/"splits"
+    if (p/"target_direction"/"pipeline"/"dataset"/"splits").is_dir():
+        return p/"target_direction"/"pipeline"/"dataset"/"splits"
     raise DataError(f"{p} has no splits/ folder and no target_*.json or base_*.json files; "
                     "data_dir must be a folder in the upstream layout (splits/target_train_<role>.json, ...).")
 
@@ -102,11 +99,7 @@ def read_items(path) -> list:
     "The JSON list in `path`; errors name the file"
     path = Path(path)
     if (why := file_problem(path)): raise DataError(f"{path} {why}")
-    try: items = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path} is not valid JSON ({e}); fix it or fetch it again") from None
-    except RecursionError: raise DataError(f"{path} is nested too deeply to be a list of entries; fix it") from None
-    except OSError as e: raise DataError(f"{path} cannot be read ({e.strerror})") from None
+    items = read_json(path, fix="fix it or fetch it again", error=DataError)
     if not isinstance(items, list):
         raise DataError(f"{path} must hold a JSON list of entries, found a JSON {type(items).__name__}")
     if not items: raise DataError(f"{path} is empty (a list with no entries); add entries or remove the file")
@@ -139,7 +132,8 @@ def warn_duplicates(items, path) -> list[tuple[int, int]]:
     if dups:
         i, j = dups[0]
         warnings.warn(f"{path}: {len(dups)} duplicate instruction(s), e.g. entry {i} repeats entry {j}: "
-                      f"{items[i]['instruction'][:80]!r}. Duplicates weigh more in the mean; remove them if unintended.",
+                      f"{items[i]['instruction'][:80]!r}. Duplicates weigh more in the mean; remove them if "
+                      "unintended.",
                       DataWarning, stacklevel=3)
     return dups
 
@@ -230,7 +224,8 @@ def load_role_prompts(role:str, # e.g. "data analyst": the file is splits/target
     p = role_file(role, data_dir)
     why = file_problem(p)
     if why == "does not exist":
-        raise DataError(f"No prompts for role {role!r}: {p.name} is not in {p.parent}. Roles there: {list_roles(data_dir)}. "
+        raise DataError(f"No prompts for role {role!r}: {p.name} is not in {p.parent}. Roles there: "
+                        f"{list_roles(data_dir)}. "
                         "To add a role, put target_train_<role>.json in that folder (see 'Adding a role').")
     if why: raise DataError(f"{p} {why}: the prompts of role {role!r} belong in a JSON file; replace or remove it")
     return validate_prompts(read_items(p), p)
@@ -275,7 +270,8 @@ def check_overlap(role_prompts, # entries (dicts with 'instruction') or strings
     "Warn about prompts that are in both sets (dicts or strings); return them, sorted"
     both = sorted(_stripped_instructions(role_prompts) & _stripped_instructions(base_prompts))
     if both:
-        warnings.warn(f"{len(both)} prompt(s) appear in both the {what[0]} set and the {what[1]} set, e.g. {both[0][:80]!r}; "
+        warnings.warn(f"{len(both)} prompt(s) appear in both the {what[0]} set and the {what[1]} set, e.g. "
+                      f"{both[0][:80]!r}; "
                       "they cancel in the difference in means. Remove them from one set.", DataWarning, stacklevel=2)
     return both
 
@@ -285,7 +281,8 @@ def sample(items, # what to draw from
            seed:int=42, # seed of the draw
            use_all:bool=False, # when fewer than n exist, take them all instead of raising
            what:str="items", # what the items are, for the error message
-           rng:random.Random|None=None, # draw from this stream instead (then `seed` is unused), e.g. one shared by several draws
+           # draw from this stream instead (then `seed` is unused), e.g. one shared by several draws
+           rng:random.Random|None=None,
           ) -> list:
     "`n` items drawn with `random.Random(seed)` (or `rng`); all (file order) when `n` is None"
     items = list(items)
@@ -296,347 +293,10 @@ def sample(items, # what to draw from
     if n > len(items):
         if not use_all:
             raise DataError(f"Asked for {n} {what} but only {len(items)} exist. Ask for at most {len(items)} "
-                            f"(e.g. --n_train/--n_test {len(items)}) or pass use_all=True (--use_all) to use all {len(items)}.")
+                            f"(e.g. --n_train/--n_test {len(items)}) or pass use_all=True (--use_all) to use all "
+                            f"{len(items)}.")
         n = len(items)
     return (rng or random.Random(seed)).sample(items, n)
-
-# %% ../nbs/01_data.ipynb #8074370d
-UPSTREAM_REPO = "Crisp-Unimib/Role-Vectors"
-UPSTREAM_COMMIT = "63fc734"
-UPSTREAM_SUBDIR = "target_direction/pipeline/dataset"   # where splits/ and processed/ live in that repository
-UPSTREAM_BASE_URL = f"https://github.com/{UPSTREAM_REPO}/raw/{UPSTREAM_COMMIT}/{UPSTREAM_SUBDIR}/"
-UPSTREAM_SHA256: dict[str, str] = {  # path inside UPSTREAM_SUBDIR -> sha256
-    'processed/alpaca.json': '41c6277bcaee65223e51451d7cf0046a9a5943c587c7ccd80c30cc27385a74ef',
-    'processed/target_test_econ.json': '949a1140107e72aada4bf6f66c38ea7c4d56b581b13742bfe73f53c099eb0dc2',
-    'processed/target_test_eecs.json': '6b44e11342a272e1b9ef5cd5c90337f7c0fd688a059c71e48b5e634f88c38ab2',
-    'processed/target_test_law.json': 'f61c96a60f0bedbee11771f56f075afe287650117a7fdfc73aa7aae19a22d095',
-    'processed/target_test_math.json': '008c7920a362398056e87f01997ea97484777dc5c7b053bc697530ef0c6dbb84',
-    'processed/target_test_medicine.json': '12cb83a80cc80b498ff95ee6c9a30f1ea67e98c6b4bbad81d66eab68f0a7aeb3',
-    'processed/target_test_natural_science.json': 'edd9d54450b7dda7a9722799992d3365540821580c39c7199c68d540e359573b',
-    'processed/target_test_politics.json': 'e41636f5fffc6c300c40395e209271dad4c4f8d0fb4df8c7c0aa72ae8423228d',
-    'processed/target_test_psychology.json': 'd43741aec653dc52f7bec0a22f5cb71fd99aabe514f91ffe744825bfcb2a545c',
-    'processed/test.json': 'f65d89bf8937649341847a2b0b071654302d4811a25258d10f57e2275540fe7a',
-    'splits/base_test.json': '50aee0f4f20fb5af9576a720f4d9b6d5a53a0de54cd973e57c664c530981173f',
-    'splits/base_train.json': 'a355089a706586c220321f9ad00dc4b6b749916eb39594f6365bd487941d68b7',
-    'splits/base_val.json': '704b7f6cf7138ca10737a5164f07933fac6feff9af3484e17a8018440212460c',
-    'splits/mmlu_val_processed.json': '6f00843be5c39a2313c23456f13b9380e2b08f265cd8aa8a355c030d52310f3b',
-    'splits/target_test.json': '8be185c073db74564a0f2be6a6ca55df3e569b316055e319e82b34e5b87c63b0',
-    'splits/target_test_econ.json': '7edefd225c971ae8190571569b4943b65da8fdc944b14a6512cdf93042fa24ff',
-    'splits/target_test_eecs.json': 'a67fe2f3873e57d66b32288149e3c35e6a143773931a611ad7e1299803884ecd',
-    'splits/target_test_law.json': '19cfa98060a3b5d2c3e4876729d82baaed5e47482fad6163d786a0e5eeab3473',
-    'splits/target_test_math.json': '79c80e4c705e54b3274abf1688b4d0edefd79c7defb0450d66f46ec7a70d8a60',
-    'splits/target_test_medicine.json': '43785b005c86d1e2b6dedb94da1c791530eae8036a655ddf41994606f85331fd',
-    'splits/target_test_natural_science.json': '5f1a6f7e76ce4b25904380bf79e4aa2fc7a893a419d90b253ad3a97848e0b211',
-    'splits/target_test_new_medicine.json': '4f08bb462539b105bde28f6785ec04587639fc5f3cb05b0264351f81a639e8e1',
-    'splits/target_test_politics.json': 'c3740e62997c2b45d449c9c672c5d7867ca1096d33a712f5d523d9aad815c166',
-    'splits/target_test_psychology.json': 'd51b81ead6a3148cd8e58dca0de1d03dc1ba7d12179d1f1379ed2bea441daef7',
-    'splits/target_train.json': 'f7368c986c34dd7de5b0c73c9a3692ae623888df6eaa460a1e61b5420635c37e',
-    'splits/target_train_archaeologist.json': '76ecd37fae5d5f522e7225f987970bb725be6c4d3dc4261a11f238b6e8a03cab',
-    'splits/target_train_archivist.json': '7bdff8c3a6836538dc8f19908cfba11f321abe7dcfbcfbb157ea2bc0f51dd4a8',
-    'splits/target_train_bailiff.json': '11a86037322608dc81c9c9825053c6228e9f14a16438bc2ba68d2404b16ec5ae',
-    'splits/target_train_biologist.json': '69429e40cc22f23c7a1b52cc51e8bd70100853b43ca5daf2e4cc1f61b8474b6a',
-    'splits/target_train_chemist.json': '7186b242ba0c73bb4035c4829aef011cfc6c55ed9fdbeeeef377f1b818829a31',
-    'splits/target_train_data analyst.json': '344043aad983227839792ddffa845a45ed012457ce1755aac2808299d3ca41b5',
-    'splits/target_train_data scientist.json': '6cba30867adb02c7e20c9f90fd04b22b4ad91dd53db8772d6662438ba97c594b',
-    'splits/target_train_dentist.json': 'c7a83036f82188f00f842f005d24349b5fa4c04ebb951864f530ee5673ecbd29',
-    'splits/target_train_doctor.json': 'e8371763465723d5c63fca9fae3abd2172f609b9a8866d56414a6b8666506a4a',
-    'splits/target_train_ecologist.json': 'ac4498cbdc27342e5ddc6c67ae2bacff72b907c66545b78ce47fe6f5b93d2811',
-    'splits/target_train_economic researcher.json': '5a351a686cf9226dd70dcb68f02a6e0a62b17b5cd7ea48daa33ef0ce7ec151cb',
-    'splits/target_train_economist.json': 'd8aec78914f3535f1fb30f49183842ab87349b451ffd5912c198467a540c797c',
-    'splits/target_train_electrical engineer.json': 'e2a3fee5e03081c03abecc8657d45d1a907467adccdf810fec053c5c93ac7009',
-    'splits/target_train_electronics technician.json': 'd82b28343010a391ea0bbcb54724d800f405a0907219c2c8242a1df814b2cc0a',
-    'splits/target_train_enthusiast.json': '2e465e26cfa91b332d41552add36c2cddb99156227fbb48d0b7e42073517c5c5',
-    'splits/target_train_financial analyst.json': 'af710a8849f3f474fd73534ad4bdb2a1449244a2a6b584b2c28ba6c8da63c7d4',
-    'splits/target_train_geneticist.json': '44cc428d035331468f63d3339bc3479a64510e262d07151ce3b86779a1f455ea',
-    'splits/target_train_historian.json': '42c55c222f131785a50c57e8a9568a821968942ee9896f72b5656cbf25ac2625',
-    'splits/target_train_historical researcher.json': '297e585073a1c3853e90fdd59264ef6f725d301edc7f8b03d39c60558e19a4da',
-    'splits/target_train_lawyer.json': '69f2d193a0e5ceec52a32cdab8f9a66bd41f2b8a23239135e1b2f72f5a14dc64',
-    'splits/target_train_mathematician.json': '82648838844b0ac7e44fcc4bfcc6b50713cd4fdca8e482d563a4e4958e1b3c9c',
-    'splits/target_train_nurse.json': 'bf1c9107fc5340aa21eee0bf3b393958d46a294988457cde2d502796b493dac1',
-    'splits/target_train_partisan.json': '74e3f5c0808b67850c23f0aa2b4a44238aafe24b120e803bee4f7c437a405494',
-    'splits/target_train_physician.json': 'd078a3403d80c1a8029a85ebfdc6ff6a10aa857590e15de595b851796b5a33d3',
-    'splits/target_train_physicist.json': '6a836cf37229382f7d35c7d4489a9c3e319f4d0d3d54cadc2fe91f2c37e9dd58',
-    'splits/target_train_politician.json': '812715f9b5ce31399ccb90bf327e6ead9093b65873845852ace653e01f95841c',
-    'splits/target_train_psychologist.json': '9f9bf902af10d936219e69f56c5556fce44ef9d015f35af1ca11a38e41146d7b',
-    'splits/target_train_sheriff.json': '1ccf7f6d892395c2f53b990689059b6a5076ac7e7bcef7fbe1063414dd37f81c',
-    'splits/target_train_software engineer.json': 'e562af7ebb17e16c4d6dcaa32aa7d3433fcdac9a1e8b4f3933fd425fe25f8ee4',
-    'splits/target_train_statistician.json': '4ef5810b3c7594161f3edf4e99102f0b04c6f0a64c5beae317d7be3c0a2b0eeb',
-    'splits/target_train_surgeon.json': '2f5ff2a97f699eddd2fafe256134f38c761aba02a1da2cf60eb1b98a3ebf5e2d',
-    'splits/target_train_teacher.json': '0fd5beea61e8d90ea0d692af416e2e10f288cf3f7f7888131fada0e447879055',
-    'splits/target_train_web developer.json': 'd4f747edbfae68e4887701126b2a3b497c65964143758726822a4ac25f6ddb9a',
-    'splits/target_val.json': 'a43b8cbf9cc83f7611d687b059184a747a9ea936e337c9452ddca358398d23ce',
-    'splits/target_val_processed.json': '8dff888b68fd943f276f9629563d5df58ba31f1a749139474546931500f7f201',
-}
-
-def default_cache_dir() -> Path:
-    "Where `fetch_upstream` puts the paper's data: $ROLE_VECTORS_CACHE, else the XDG cache folder"
-    env = os.environ.get("ROLE_VECTORS_CACHE")
-    if env: return Path(env).expanduser()
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home()/".cache").expanduser()
-    return root/"role-vectors"/f"upstream-{UPSTREAM_COMMIT}"
-
-# %% ../nbs/01_data.ipynb #91659e03
-def _sha256(path, chunk=1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while (b := f.read(chunk)): h.update(b)
-    return h.hexdigest()
-
-def _select(files) -> list[str]:
-    "Table keys matching `files` (paths or glob patterns); all when None"
-    if files is None: return sorted(UPSTREAM_SHA256)
-    if isinstance(files, str): files = [files]
-    out = []
-    for pat in files:
-        hits = sorted(k for k in UPSTREAM_SHA256 if fnmatch.fnmatchcase(k, pat))
-        if not hits: raise DataError(f"{pat!r} matches no upstream file; known files look like 'splits/target_train_nurse.json' "
-                                     "or 'splits/target_test_*.json' (see UPSTREAM_SHA256)")
-        out += [h for h in hits if h not in out]
-    return out
-
-def verify_folder(path=None, # folder in the upstream layout; None: the cache
-                  files=None, # paths or glob patterns to check; None: all 60
-                 ) -> dict:
-    "Check the files of `path` (default: the cache) against the recorded sha256: {'ok', 'missing', 'mismatch'}"
-    path = Path(path).expanduser() if path is not None else default_cache_dir()
-    if not path.is_dir(): raise DataError(f"{path} is not a folder; fetch the data first (`role-vectors data fetch`) or name an existing one")
-    res = {"path": str(path), "ok": [], "missing": [], "mismatch": {}}
-    for rel in _select(files):
-        p = path/rel
-        if not p.is_file(): res["missing"].append(rel); continue
-        got = _sha256(p)
-        if got == UPSTREAM_SHA256[rel]: res["ok"].append(rel)
-        else: res["mismatch"][rel] = {"expected": UPSTREAM_SHA256[rel], "actual": got}
-    return res
-
-# %% ../nbs/01_data.ipynb #90aa7ed7
-def _as_url(base_url) -> str:
-    "A URL ending in '/' from a URL or a local folder"
-    base = str(base_url)
-    if "://" not in base: base = Path(base).expanduser().resolve().as_uri()
-    return base if base.endswith("/") else base + "/"
-
-def _download(url, dest: Path, expected: str, rel: str, timeout):
-    "Stream `url` to a temporary file next to `dest`, check its sha256, then rename it onto `dest`"
-    with atomic_path(dest) as tmp:
-        h = hashlib.sha256()
-        with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as f:
-            while (b := r.read(1 << 20)): h.update(b); f.write(b)
-        if h.hexdigest() != expected:
-            raise DataError(f"Checksum mismatch for {rel} from {url}: expected sha256 {expected}, got {h.hexdigest()}. "
-                            "The file was not saved; check base_url (it must serve the upstream files of commit "
-                            f"{UPSTREAM_COMMIT}) and try again.")
-
-def _offline_help(url, err, dest) -> str:
-    return (f"Could not download {url} ({err}). The paper's data comes from github.com/{UPSTREAM_REPO} at commit "
-            f"{UPSTREAM_COMMIT}; without network, use a local copy instead: pass data_dir=<folder> (CLI: --data_dir <folder>) "
-            f"pointing to a folder in the upstream layout (splits/target_train_<role>.json, splits/target_test_<domain>.json, "
-            f"splits/base_train.json), e.g. {UPSTREAM_SUBDIR} of a clone of that repository; or copy such a folder to {dest} "
-            "and check it with `role-vectors data verify --path <folder>`.")
-
-def fetch_upstream(dest=None, # folder to fill; None: `default_cache_dir()`
-                   files=None, # paths or glob patterns (e.g. "splits/target_test_*.json"); None: all 60 files
-                   base_url=None, # mirror URL or local folder in the same layout; None: GitHub at the pinned commit
-                   force:bool=False, # download again even when a file is present and verified
-                   timeout:float=30, # seconds per request
-                   verbose:bool=True, # print what was done
-                  ) -> Path:
-    "Download the paper's data files (pinned commit, sha256-checked) into `dest`; return `dest`"
-    dest = Path(dest).expanduser() if dest is not None else default_cache_dir()
-    base, todo, n_new = _as_url(base_url or UPSTREAM_BASE_URL), _select(files), 0
-    for rel in todo:
-        target, expected = dest/rel, UPSTREAM_SHA256[rel]
-        if not force and target.is_file() and _sha256(target) == expected: continue
-        url = base + urllib.parse.quote(rel)
-        try: _download(url, target, expected, rel, timeout)
-        except urllib.error.HTTPError as e:
-            raise DataError(f"Downloading {rel} failed: {url} answered HTTP {e.code} {e.reason}. "
-                            + _offline_help(url, f"HTTP {e.code}", dest)) from None
-        except (urllib.error.URLError, OSError) as e:   # no network, DNS failure, refused, timeout, missing local file
-            reason = getattr(e, "reason", e)
-            raise DataError(_offline_help(url, reason, dest)) from None
-        n_new += 1
-    if verbose: print(f"{n_new} file(s) downloaded, {len(todo) - n_new} already present and verified, in {dest}")
-    return dest
-
-# %% ../nbs/01_data.ipynb #1d83ca5e
-def _hf_datasets():
-    "The `datasets` package, or an ImportError that says how to install it"
-    try: import datasets
-    except ImportError:
-        raise ImportError("Building data from Hugging Face needs the optional package `datasets`: pip install datasets "
-                          "(or pip install 'role-vectors[hub]'). Offline, pass the rows yourself (rows=...) or use a "
-                          "local data folder (data_dir=).") from None
-    return datasets
-
-def _hf_load(name, config=None, split="train"):
-    "`datasets.load_dataset(name, config, split=split)`, with an error that says what to do offline"
-    ds = _hf_datasets()
-    try: return ds.load_dataset(name, config, split=split) if config else ds.load_dataset(name, split=split)
-    except Exception as e:
-        raise DataError(f"Could not load the Hugging Face dataset {name!r} ({type(e).__name__}: {e}). Without network, "
-                        "use a cached copy (HF_DATASETS_OFFLINE=1), pass rows=..., or use a local data folder (data_dir=).") from e
-
-def alpaca_rows_to_base(rows) -> list[dict]:
-    "Alpaca rows with an empty `input`, as base entries {'instruction', 'category': None}"
-    out = []
-    for i, r in enumerate(rows):
-        ins, inp = r.get("instruction"), r.get("input") or ""
-        if not isinstance(ins, str): raise DataError(f"Alpaca row {i} has no string 'instruction'")
-        if ins.strip() and not str(inp).strip(): out.append({"instruction": ins.strip(), "category": None})
-    return out
-
-# %% ../nbs/01_data.ipynb #dd7a251f
-def split_base(items, fractions=(0.6, 0.2, 0.2), seed: int = 42) -> dict[str, list]:
-    "Shuffle `items` with `seed` and cut them into train/val/test by `fractions`"
-    if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-9:
-        raise DataError(f"fractions must be three non-negative numbers summing to 1, not {fractions!r}")
-    items = list(items); random.Random(seed).shuffle(items)
-    a = int(fractions[0] * len(items)); b = a + int(fractions[1] * len(items))
-    return {"train": items[:a], "val": items[a:b], "test": items[b:]}
-
-# %% ../nbs/01_data.ipynb #f484ba05
-def build_base_from_alpaca(dest, # data folder to write into
-                           rows=None, # Alpaca rows ({'instruction', 'input', ...}); None: load `name` from the hub
-                           name:str="tatsu-lab/alpaca", # Hugging Face dataset id
-                           fractions=(0.6, 0.2, 0.2), # train/val/test shares
-                           seed:int=42, # seed of the shuffle
-                          ) -> dict[str, Path]:
-    "Write processed/alpaca.json and splits/base_{train,val,test}.json under `dest` from Alpaca (or `rows`)"
-    base = alpaca_rows_to_base(_hf_load(name, split="train") if rows is None else rows)
-    if not base: raise DataError("No Alpaca rows with an instruction and an empty input: nothing to write")
-    dest = Path(dest); paths = {"alpaca": save_json(base, dest/"processed"/"alpaca.json", indent=4)}
-    for k, v in split_base(base, fractions, seed).items(): paths[k] = save_json(v, dest/"splits"/f"base_{k}.json", indent=4)
-    return paths
-
-# %% ../nbs/01_data.ipynb #8d07cc2b
-MMLU_SUBJECT_DOMAIN: dict[str, str|None] = {
-    # econ
-    "econometrics": "econ", "high_school_macroeconomics": "econ", "high_school_microeconomics": "econ",
-    "management": "econ", "marketing": "econ", "professional_accounting": "econ",
-    # eecs
-    "college_computer_science": "eecs", "high_school_computer_science": "eecs", "computer_security": "eecs",
-    "electrical_engineering": "eecs", "machine_learning": "eecs",
-    # law
-    "international_law": "law", "jurisprudence": "law", "professional_law": "law",
-    # math
-    "abstract_algebra": "math", "college_mathematics": "math", "elementary_mathematics": "math",
-    "high_school_mathematics": "math", "high_school_statistics": "math",
-    # medicine
-    "anatomy": "medicine", "clinical_knowledge": "medicine", "college_medicine": "medicine", "human_aging": "medicine",
-    "medical_genetics": "medicine", "nutrition": "medicine", "professional_medicine": "medicine", "virology": "medicine",
-    # natural science
-    "astronomy": "natural_science", "college_biology": "natural_science", "college_chemistry": "natural_science",
-    "college_physics": "natural_science", "conceptual_physics": "natural_science", "high_school_biology": "natural_science",
-    "high_school_chemistry": "natural_science", "high_school_physics": "natural_science",
-    # politics
-    "high_school_government_and_politics": "politics", "security_studies": "politics", "us_foreign_policy": "politics",
-    "public_relations": "politics",
-    # psychology
-    "high_school_psychology": "psychology", "professional_psychology": "psychology", "human_sexuality": "psychology",
-    # in none of the 8 domains
-    "business_ethics": None, "formal_logic": None, "global_facts": None, "high_school_european_history": None,
-    "high_school_geography": None, "high_school_us_history": None, "high_school_world_history": None,
-    "logical_fallacies": None, "miscellaneous": None, "moral_disputes": None, "moral_scenarios": None,
-    "philosophy": None, "prehistory": None, "sociology": None, "world_religions": None,
-}
-PAPER_MMLU_SUBJECTS: dict[str, list[str]] = {
-    "econ": ["econometrics", "high_school_macroeconomics", "high_school_microeconomics", "management", "professional_accounting"],
-    "eecs": ["college_computer_science", "electrical_engineering", "high_school_computer_science"],
-    "law": ["international_law", "professional_law"],
-    "math": ["college_mathematics", "high_school_mathematics", "high_school_statistics"],
-    "medicine": ["clinical_knowledge", "college_medicine", "professional_medicine"],
-    "natural_science": ["college_biology", "college_chemistry", "college_physics", "high_school_biology",
-                        "high_school_chemistry", "high_school_physics"],
-    "politics": ["high_school_government_and_politics", "us_foreign_policy"],
-    "psychology": ["high_school_psychology", "professional_psychology"],
-}
-
-def format_mmlu_row(row, tail=ANSWER_TAIL) -> dict:
-    "One MMLU row {'question', 'subject', 'choices', 'answer'} as an upstream MCQ entry"
-    ch, ans = [str(c).strip() for c in row["choices"]], row["answer"]
-    if isinstance(ans, str) and ans in tuple(LETTERS): ans = LETTERS.index(ans)
-    if len(ch) != 4 or ans not in range(4):
-        raise DataError(f"MMLU row needs 4 choices and an answer 0-3; got {len(ch)} choices and answer {ans!r}: {row['question'][:80]!r}")
-    return {"instruction": format_mcq(row["question"].strip(), ch, tail), "target_score": LETTERS[ans], "dataset": row["subject"]}
-
-# %% ../nbs/01_data.ipynb #55407a86
-def _subject_table(subjects) -> dict[str, str]:
-    if subjects == "paper": return {s: d for d, ss in PAPER_MMLU_SUBJECTS.items() for s in ss}
-    if subjects == "all": return {s: d for s, d in MMLU_SUBJECT_DOMAIN.items() if d}
-    if isinstance(subjects, dict): return dict(subjects)
-    raise DataError(f"subjects must be 'paper', 'all' or a dict {{subject: domain}}, not {subjects!r}")
-
-def mmlu_rows_to_domains(rows, # MMLU rows {'question', 'subject', 'choices', 'answer'}
-                         subjects="paper", # "paper", "all" or {subject: domain}
-                         max_per_subject:int|None=100, # seeded sample per subject; None: all
-                         seed:int=42, # seed of the per-subject sample
-                         tail=ANSWER_TAIL, # lines after the options
-                        ) -> dict[str, list[dict]]:
-    "Group MMLU rows into domains: {domain: [MCQ entries]}, at most `max_per_subject` (seeded) per subject"
-    table, by_subject = _subject_table(subjects), {}
-    for r in rows:
-        if r["subject"] in table: by_subject.setdefault(r["subject"], []).append(r)
-    out = {}
-    for subj in sorted(by_subject):
-        rs = by_subject[subj]
-        picked = rs if max_per_subject is None else sample(rs, min(max_per_subject, len(rs)), seed)
-        out.setdefault(table[subj], []).extend(format_mmlu_row(r, tail) for r in picked)
-    return out
-
-# %% ../nbs/01_data.ipynb #7100b7fe
-def build_mcq_from_mmlu(dest, # data folder to write into
-                        rows=None, # MMLU rows; None: load `name` (config "all", `split`) from the hub
-                        subjects="paper", # "paper", "all" or {subject: domain}
-                        split:str="test", # MMLU split to read from the hub
-                        max_per_subject:int|None=100, # seeded sample per subject; None: all
-                        seed:int=42, # seed of the per-subject sample
-                        tail=ANSWER_TAIL, # lines after the options (REASONING_TAIL for generate mode)
-                        name:str="cais/mmlu", # Hugging Face dataset id
-                       ) -> dict[str, Path]:
-    "Write splits/target_test_<domain>.json under `dest` from MMLU (or `rows`); return {domain: path}"
-    groups = mmlu_rows_to_domains(_hf_load(name, "all", split) if rows is None else rows, subjects, max_per_subject, seed, tail)
-    if not groups: raise DataError("No MMLU rows of the chosen subjects: nothing to write")
-    return {dom: save_json(validate_mcq(items, f"target_test_{dom}.json"), Path(dest)/"splits"/f"target_test_{dom}.json", indent=4)
-            for dom, items in sorted(groups.items())}
-
-# %% ../nbs/01_data.ipynb #e370728e
-def load_personas(path_or_hf="proj-persona/PersonaHub", # JSONL file, list of rows, or Hugging Face dataset id
-                  config:str="persona", # dataset config on the hub
-                  split:str="train", # dataset split on the hub
-                  field:str="persona", # the field holding the persona text
-                 ) -> list[str]:
-    "Persona strings from a JSONL file, a list of rows, or a Hugging Face dataset"
-    if isinstance(path_or_hf, (list, tuple)): rows, src = path_or_hf, "the given rows"
-    else:
-        p = Path(str(path_or_hf)).expanduser()
-        if p.is_file():
-            rows, src = [], str(p)
-            for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-                if not line.strip(): continue
-                try: rows.append(json.loads(line))
-                except json.JSONDecodeError as e: raise DataError(f"{p}: line {n} is not valid JSON ({e})") from None
-                except RecursionError: raise DataError(f"{p}: line {n} is nested too deeply") from None
-        elif p.suffix in (".jsonl", ".json") or p.is_absolute() or str(path_or_hf).startswith("."):
-            raise DataError(f"Persona file {p} does not exist")
-        else: rows, src = _hf_load(str(path_or_hf), config, split), str(path_or_hf)
-    out = []
-    for i, r in enumerate(rows):
-        v = r.get(field) if isinstance(r, dict) else None
-        if not isinstance(v, str): raise DataError(f"{src}: row {i} has no string {field!r}")
-        out.append(v.strip())
-    return out
-
-# %% ../nbs/01_data.ipynb #e3b1eb20
-def persona_matches(persona:str, role:str) -> bool:
-    "Whether `role` occurs in `persona` as whole words, ignoring case (not 'nurse' in 'nursery')"
-    words = r"\s+".join(re.escape(w) for w in role.split())
-    return bool(words) and re.search(rf"(?<!\w){words}(?!\w)", persona or "", re.IGNORECASE) is not None
-
-# %% ../nbs/01_data.ipynb #fb36b2fe
-def personas_for_role(personas, role: str) -> list[str]:
-    "The personas that mention `role` as whole words, in order, without repeats"
-    return list(dict.fromkeys(p for p in personas if persona_matches(p, role)))
 
 # %% ../nbs/01_data.ipynb #ccde4c8c
 def _count(path) -> int|str:

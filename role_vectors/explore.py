@@ -6,40 +6,27 @@ Docs: https://role-vectors.github.io/role-vectors/explore.html.md"""
 
 # %% ../nbs/10_explore.ipynb #c2a43632
 from __future__ import annotations
-import io, json, math, hashlib, html
+import io, math, html
 from dataclasses import dataclass, field
 from pathlib import Path
 from fastcore.basics import patch
-from .config import RunConfig, ConfigError, save_json, save_bytes
-from .runs import (RunLayout, ArtifactError, read_json, read_scored, read_tensor, command, resolve_test, items_sha,
-                               domain_questions, off_domains)
+from .config import ConfigError, ArtifactError, read_json
+from .layout import RunLayout, read_scored, read_tensor, walk
+from .runs import selected_direction
+from .across import only_one, message_figure, role_table
 from . import data as rvdata
 
 # %% auto #0
-__all__ = ['JUDGE_MODES', 'KINDS', 'EVALUATE_FIELDS', 'TABLE_COLUMNS', 'sweeps_of', 'run_index', 'Sweep', 'load_sweep', 'flips',
-           'candidate_details', 'sweep_grid', 'plot_sweep', 'eval_domains', 'selected_direction', 'run_split',
-           'evaluation_record', 'evaluate', 'evaluate_vector', 'evaluate_cmd', 'role_table', 'missing_cells',
-           'role_matrix', 'plot_role_matrix', 'selected_vectors', 'cosine_matrix', 'plot_cosine', 'final_norm',
-           'logit_lens', 'lens_table', 'details_html', 'RoleExplorer']
-
-# %% ../nbs/10_explore.ipynb #2fe82c0d
-def sweeps_of(layout:RunLayout) -> list[tuple[str, float]]:
-    "The `(test, coeff)` pairs with a sweep on disk for `layout`'s role (a baseline or a sweep table), sorted"
-    found = set()
-    if not layout.role_dir.is_dir(): return []
-    for t in (d for d in layout.role_dir.iterdir() if d.is_dir()):
-        for c in (d for d in t.iterdir() if d.is_dir()):
-            try: a = float(c.name)
-            except ValueError: continue
-            if layout.baseline(t.name, a).is_file() or layout.evaluations(t.name, a).is_file(): found.add((t.name, a))
-    return sorted(found)
+__all__ = ['JUDGE_MODES', 'KINDS', 'run_index', 'Sweep', 'load_sweep', 'flips', 'candidate_details', 'sweep_grid', 'plot_sweep',
+           'selected_vectors', 'cosine_matrix', 'plot_cosine', 'final_norm', 'logit_lens', 'lens_table', 'details_html',
+           'RoleExplorer']
 
 # %% ../nbs/10_explore.ipynb #88e65648
 def run_index(out_dir) -> list[dict]:
     "Every run under `out_dir`: its layout, model, role, and sweeps with whether each selected a direction"
     out = []
     for lay in RunLayout.find(out_dir):
-        sw = [dict(test=t, coeff=a, selected=lay.direction_metadata(t, a).is_file()) for t, a in sweeps_of(lay)]
+        sw = [dict(test=t, coeff=a, selected=lay.direction_metadata(t, a).is_file()) for t, a in lay.sweeps()]
         out.append(dict(layout=lay, model=lay.model_alias, role=lay.role, sweeps=sw))
     return out
 
@@ -52,7 +39,8 @@ def _try_json(path, notes:list, what:str, keys=()):
 
 def _scored(path, notes:list, what:str) -> dict|None:
     "A saved score (`runs.read_scored`: its fingerprint with its per-question `records`), or None with a note"
-    if not (Path(path).is_file() or RunLayout.score_of(path).is_file()): notes.append(f"{what}: not found ({path})"); return None
+    if not (Path(path).is_file() or RunLayout.score_of(path).is_file()):
+        notes.append(f"{what}: not found ({path})"); return None
     try: return read_scored(path)
     except ArtifactError as e: notes.append(f"{what}: {e}"); return None
 
@@ -132,11 +120,13 @@ def flips(before:list, # per-question records of the baseline (from `mcq_accurac
          ) -> dict:
     "Questions the candidate got right that the baseline got wrong (`fixed`), and the reverse (`broken`)"
     fixed, broken = [], []
-    right = lambda r: bool(r.get("correct", r.get("score") == 1))         # run files also carry the original code's keys
+    # run files also carry the original code's keys
+    right = lambda r: bool(r.get("correct", r.get("score") == 1))
     for i, (b, a) in enumerate(zip(before, after)):
         if right(b) != right(a):
             rec = dict(index=i, instruction=a.get("instruction"), target=a.get("target", a.get("target_answer")),
-                       before=b.get("selected", b.get("selected_answer")), after=a.get("selected", a.get("selected_answer")))
+                       before=b.get("selected", b.get("selected_answer")), after=a.get("selected",
+                                                                                       a.get("selected_answer")))
             (fixed if right(a) else broken).append(rec)
     return dict(fixed=fixed, broken=broken)
 
@@ -160,7 +150,8 @@ def candidate_details(sweep:Sweep, # from `load_sweep`
                kept=None if sweep.kept is None else (pos, layer) in sweep.kept, selected=sweep.pick == (pos, layer))
     for k, d in got.items():
         if d and d.get("records") and sweep.baseline_records is not None:
-            same = [r.get("instruction") for r in d["records"]] == [r.get("instruction") for r in sweep.baseline_records]
+            asked = lambda recs: [r.get("instruction") for r in recs]
+            same = asked(d["records"]) == asked(sweep.baseline_records)
             if same: out[f"{k}_flips"] = flips(sweep.baseline_records, d["records"])
             else: notes.append(f"the {k} records and the baseline's are not the same questions: no flips shown")
     out["judge"] = {m: read_json(f) for m in JUDGE_MODES if (f := L.judge_candidate(t, a, pos, layer, m)).is_file()}
@@ -184,14 +175,6 @@ def sweep_grid(sweep:Sweep, # from `load_sweep`
     return g
 
 # %% ../nbs/10_explore.ipynb #c2be1e20
-def _message_figure(text:str, size=(5, 1.2)):
-    "A figure that only says `text` (a heatmap with nothing to show)"
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=size)
-    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=9); ax.axis("off")
-    plt.close(fig)
-    return fig
-
 def plot_sweep(sweep:Sweep, # from `load_sweep`
                kind:str="addition", # "addition" or "ablation"
                pick:tuple|None=None, # (position, layer) to outline, e.g. the candidate being looked at
@@ -204,10 +187,10 @@ def plot_sweep(sweep:Sweep, # from `load_sweep`
     g = sweep_grid(sweep, kind)
     who = f"{sweep.layout.role} on {sweep.test}, coeff {sweep.coeff:g}"
     if not sweep.rows or sweep.baseline is None:
-        return _message_figure(f"{who}: no {kind} scores to show" + ("" if sweep.baseline is not None else " (no baseline)"))
+        return message_figure(f"{who}: no {kind} scores to show" + (" (no baseline)" if sweep.baseline is None else ""))
     if np.isnan(g).all():
         why = " (ablation is scored at coeff 1 only)" if kind == "ablation" and sweep.coeff != 1 else ""
-        return _message_figure(f"{who}: no {kind} scores{why}")
+        return message_figure(f"{who}: no {kind} scores{why}")
     gain = 100 * (g - sweep.baseline)                                       # percentage points, [n_pos, n_layers]
     m = max(1.0, float(np.nanmax(np.abs(gain))))
     P, Ls = sweep.positions, sweep.layers
@@ -215,7 +198,8 @@ def plot_sweep(sweep:Sweep, # from `load_sweep`
     im = ax.imshow(gain, cmap="RdBu", norm=Normalize(-m, m), aspect="auto")
     if sweep.kept is not None:
         out = np.array([[(p, l) not in sweep.kept for l in Ls] for p in P])
-        ax.imshow(np.ma.masked_where(~out, np.ones_like(gain)), cmap=ListedColormap(["#c8c8c8"]), alpha=0.85, aspect="auto")
+        ax.imshow(np.ma.masked_where(~out, np.ones_like(gain)), cmap=ListedColormap(["#c8c8c8"]), alpha=0.85,
+                  aspect="auto")
         for i, j in zip(*np.nonzero(out)):
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#8c8c8c", lw=0))
     if annotate or (annotate is None and gain.size <= 120):
@@ -224,9 +208,11 @@ def plot_sweep(sweep:Sweep, # from `load_sweep`
                 ax.text(j, i, f"{gain[i, j]:+.0f}", ha="center", va="center", fontsize=7,
                         color="white" if abs(gain[i, j]) > 0.6 * m else "black")
     star = bool(sweep.pick and sweep.pick[0] in P and sweep.pick[1] in Ls)
-    if star: ax.scatter([Ls.index(sweep.pick[1])], [P.index(sweep.pick[0])], marker="*", s=300, c="gold", edgecolors="k", zorder=5)
+    if star: ax.scatter([Ls.index(sweep.pick[1])], [P.index(sweep.pick[0])], marker="*", s=300, c="gold",
+                        edgecolors="k", zorder=5)
     if pick and pick[0] in P and pick[1] in Ls:
-        ax.add_patch(Rectangle((Ls.index(pick[1]) - 0.5, P.index(pick[0]) - 0.5), 1, 1, fill=False, edgecolor="k", lw=2))
+        ax.add_patch(Rectangle((Ls.index(pick[1]) - 0.5, P.index(pick[0]) - 0.5), 1, 1, fill=False, edgecolor="k",
+                               lw=2))
     ax.set_xticks(range(len(Ls)), Ls); ax.set_yticks(range(len(P)), P)
     ax.set_xlabel("layer (block whose input is steered)"); ax.set_ylabel("position (from the end)")
     what = "activation addition" if kind == "addition" else "directional ablation"
@@ -237,264 +223,19 @@ def plot_sweep(sweep:Sweep, # from `load_sweep`
     fig.tight_layout(); plt.close(fig)
     return fig
 
-# %% ../nbs/10_explore.ipynb #db68aac8
-def _vector_sha(v) -> str:
-    "A fingerprint of a vector's values"
-    import torch
-    return hashlib.sha256(v.detach().to("cpu", torch.float64).contiguous().numpy().tobytes()).hexdigest()[:16]
-
-def eval_domains(tests, # "all", a domain, or a list of domains (a list may hold "all")
-                 data_dir=None, # the data folder; None: the bundled demo data
-                ) -> list[str]:
-    "The domains to score on, checked against the data folder's `target_test_*.json` files"
-    have = rvdata.list_domains(data_dir)
-    want = [tests] if tests is None or isinstance(tests, str) else list(tests)
-    if want in ([None], []) or "all" in want: return have
-    bad = [t for t in want if t not in have]
-    if bad: raise ConfigError(f"--tests {bad}: no such test domain in {rvdata.splits_dir(data_dir)}; choose from {have} or all")
-    return list(dict.fromkeys(want))
-
-# %% ../nbs/10_explore.ipynb #57f26a00
-def selected_direction(layout:RunLayout, test:str, coeff:float) -> tuple:
-    "The selected vector `[d_model]` of a role and its metadata; `ConfigError` saying which run to do when there is none"
-    md = layout.direction_metadata(test, coeff)
-    if not md.is_file():
-        raise ConfigError(f"{md} not found: no direction selected for {layout.role!r} on {test!r} at coeff {float(coeff):g}; "
-                          f"run `role-vectors run --role '{layout.role}' --test {test} --coeffs {float(coeff):g}` first")
-    meta = read_json(md, ("pos", "layer", "coeff"))
-    return read_tensor(layout.direction(test, coeff)), meta
-
-# %% ../nbs/10_explore.ipynb #497020f1
-def run_split(cfg:RunConfig, layout:RunLayout, test:str) -> RunConfig:
-    "`cfg` with the question split of the role's run (its `split.json`: n_test, seed, select_on, heldout_fraction; compat, n_train)"
-    f = layout.split(test)
-    if not f.is_file(): return cfg
-    sp = read_json(f)
-    return cfg.replace(**{k: sp[k] for k in ("n_test", "seed", "select_on", "heldout_fraction", "compat", "n_train") if k in sp})
-
-def evaluation_record(layout:RunLayout, test:str, meta:dict, domain:str, items:list, mode:str, vector) -> dict:
-    "What an evaluation file is computed from (compared on resume)"
-    return dict(model=layout.model_alias, role=layout.role, selected_on=test, pos=meta["pos"], layer=meta["layer"],
-                coeff=float(meta["coeff"]), domain=domain, n_items=len(items), items_sha=items_sha(items), mode=mode,
-                vector_sha=_vector_sha(vector))
-
-def evaluate(cfg:RunConfig, # the role's run options (model, role, test, out_dir, data_dir, n_test, seed, coeffs, ...)
-             tests="all", # the domains to score on: "all" or a list
-             adapter=None, # a loaded model; None: load `cfg.model_path` (only when something is left to compute)
-             force:bool=False, # recompute files that are already there
-             progress:bool=True, # a line per domain
-            ) -> list[dict]:
-    "Score the role's selected vector(s) on each domain in `tests` and save `RunLayout.evaluation` files; returns them"
-    from role_vectors.mcq import mcq_accuracy
-    cfg.validate()
-    layout, test = RunLayout.of(cfg), resolve_test(cfg)
-    domains, coeffs = eval_domains(tests, cfg.data_dir), [float(a) for a in dict.fromkeys(cfg.coeffs)]
-    chosen = {a: selected_direction(layout, test, a) for a in coeffs}          # fail before loading anything
-    cfg = run_split(cfg, layout, test)
-    items = {d: domain_questions(cfg, d, strict=d == test)[1] for d in domains}    # each domain's held-out part
-    out, n_new, baselines = [], 0, {}
-    kw = dict(batch_size=cfg.batch, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens, progress=False)
-    for a, (v, meta) in chosen.items():
-        for d in domains:
-            want, path = evaluation_record(layout, test, meta, d, items[d], cfg.mode, v), layout.evaluation(test, a, d)
-            old = None
-            if path.is_file() and not force:
-                try: old = read_json(path, tuple(want))
-                except ArtifactError: old = None                          # broken: computed again
-            if old is not None and all(old[k] == v_ for k, v_ in want.items()): rec, how = old, "found"
-            else:
-                if adapter is None:
-                    from role_vectors.models import load_model
-                    adapter = load_model(cfg.model_path, dtype=cfg.dtype, device_map=cfg.device_map,
-                                         trust_remote_code=cfg.trust_remote_code, chat_template=cfg.chat_template, system=cfg.system)
-                if d not in baselines: baselines[d] = mcq_accuracy(adapter, items[d], **kw)
-                score, recs = mcq_accuracy(adapter, items[d], vector=v, layer=meta["layer"], coeff=a, **kw)
-                b, brecs = baselines[d]
-                rec = dict(want, score=score, baseline_score=b, gain=score - b, records=recs, baseline_records=brecs)
-                save_json(rec, path); n_new += 1; how = "computed" if old is None else "recomputed"
-            out.append(rec)
-            if progress:
-                print(f"{layout.role} (selected on {test}, pos {meta['pos']}, layer {meta['layer']}, coeff {a:g}) on {d}: "
-                      f"{rec['score']:.3f} vs baseline {rec['baseline_score']:.3f} ({100 * rec['gain']:+.1f} pp) [{how}]")
-    if progress: print(f"{n_new} computed, {len(out) - n_new} found; in {layout.role_dir}")
-    return out
-
-# %% ../nbs/10_explore.ipynb #c09af882
-def _off_domain(cfg:RunConfig, test:str) -> tuple[dict, dict]:
-    "The guardrail's questions per other domain (or why it is skipped), and their ids, as a run's plan has them"
-    off, ids = {}, {}
-    for d in off_domains(cfg, test):
-        try: _, off[d], rec = domain_questions(cfg, d, strict=False); ids[d] = rec["test"]
-        except ConfigError as e: off[d] = "skipped: " + " ".join(str(e).split())
-    return off, ids
-
-# %% ../nbs/10_explore.ipynb #1752e8ca
-def evaluate_vector(cfg:RunConfig, # the model, the role (its persona baseline), the domain (--test) and how to score
-                    path, # a card, a GGUF control vector (every direction it holds), or a direction.pt
-                    layer:int|None=None, # for a bare direction.pt: its layer
-                    coeff:float|None=None, # default: the card's coefficient; a GGUF file at scale 1
-                    adapter=None, # a loaded model; None: load `cfg.model_path`
-                    progress:bool=True, # print the verdict
-                   ) -> dict:
-    "The held-out report of a vector from a file, saved as `RunLayout.vector_report`; returns it"
-    from role_vectors.config import sha256_of
-    from role_vectors.export import vectors_from_file, check_fits
-    from role_vectors.heldout import heldout_report, verdict
-    cfg.validate()
-    vecs, a, card = vectors_from_file(path, layer, coeff)
-    test, layout, p = resolve_test(cfg), RunLayout.of(cfg), Path(path).expanduser()
-    _, held, rec = domain_questions(cfg, test)
-    off, off_ids = _off_domain(cfg, test)
-    if adapter is None:
-        from role_vectors.models import load_model
-        adapter = load_model(cfg.model_path, dtype=cfg.dtype, device_map=cfg.device_map, trust_remote_code=cfg.trust_remote_code,
-                             chat_template=cfg.chat_template, system=cfg.system)
-    if card is not None: check_fits(card, adapter, path)
-    one = len(vecs) == 1 and next(iter(vecs)) < adapter.n_layers
-    v, l = (next(iter(vecs.values())), next(iter(vecs))) if one else (vecs, None)
-    report, recs = heldout_report(adapter, v, l, a, held, cfg.role, domain=test, ids=rec["test"], n_random=cfg.n_random, n_boot=cfg.n_boot,
-                                  seed=cfg.seed, persona_prompt=cfg.persona_prompt, off_domain=off, off_ids=off_ids,
-                                  batch_size=cfg.batch, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens)
-    report.update(vector=str(p), layers=sorted(vecs), coeff=a, vector_sha256=sha256_of({l: x.tolist() for l, x in vecs.items()}),
-                  select_on="none (a vector from a file)", verdict=None)
-    report["verdict"] = verdict(report)
-    save_json(recs, layout.vector_items(p.name, test)); save_json(report, layout.vector_report(p.name, test))
-    if progress: print(f"{p.name} (layers {sorted(vecs)}, coeff {a:g}) on {test}: {report['verdict']}\nsaved {layout.vector_report(p.name, test)}")
-    return report
-
-# %% ../nbs/10_explore.ipynb #f9a91480
-EVALUATE_FIELDS = ("model_path", "role", "test", "out_dir", "data_dir", "n_test", "batch", "coeffs", "mode",
-                   "max_new_tokens", "dtype", "device_map", "trust_remote_code", "chat_template", "system", "seed",
-                   "use_all", "select_on", "heldout_fraction", "compat",   # the run options `evaluate` takes (the split: from split.json)
-                   "n_random", "n_boot", "persona_prompt", "off_domain")   # and, with --vector, the held-out report's
-
-@command("evaluate", "score a role's selected vector on other domains (the role x domain matrix); resumes", cfg=EVALUATE_FIELDS)
-def evaluate_cmd(cfg:RunConfig, # the role's run (its selected vector) and how to score
-                 tests:list[str]=None, # domains to score on, e.g. law,math; default: all
-                 force:bool=False, # recompute the domains already scored
-                 vector:str=None, # instead of the run's selection: the held-out report of this file (a card, a GGUF control vector, a direction.pt) on --test
-                 layer:int=None, # with --vector direction.pt: its layer
-                 coeff:float=None, # with --vector: the coefficient (default: the card's; a GGUF file at scale 1)
-                ):
-    "Score a role's selected vector on other domains, or a vector from a file on the held-out questions"
-    if vector is not None: evaluate_vector(cfg, vector, layer, coeff)
-    else: evaluate(cfg, tests or "all", force=force)
-
-# %% ../nbs/10_explore.ipynb #cc39dca2
-TABLE_COLUMNS = ["model", "role", "selected_on", "coeff", "pos", "layer", "domain", "n_items", "score", "baseline_score",
-                 "gain"]
-
-def role_table(out_dir) -> "pd.DataFrame":
-    "Every evaluation file under `out_dir`: one row per model, role, coefficient and domain (`TABLE_COLUMNS`)"
-    import pandas as pd
-    rows = []
-    for lay in RunLayout.find(out_dir):
-        for t, a in sweeps_of(lay):
-            for d in _evaluated_domains(lay, t, a):
-                try: r = read_json(lay.evaluation(t, a, d), TABLE_COLUMNS)
-                except ArtifactError as e: print(f"skipped: {e}"); continue
-                rows.append({k: r[k] for k in TABLE_COLUMNS})
-    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
-
-def _evaluated_domains(lay, test, coeff) -> list[str]:
-    "Domains with an evaluation file for this role's vector (found through `RunLayout.evaluation`)"
-    folder = lay.evaluation(test, coeff, "x").parent
-    names = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
-    return [n for n in names if lay.evaluation(test, coeff, n).is_file()]
-
-# %% ../nbs/10_explore.ipynb #1d6391fb
-def _one(values, what:str, flag:str):
-    vals = sorted(set(values))
-    if len(vals) > 1: raise ConfigError(f"{what}: several under this folder ({vals}); pass {flag}= one of them")
-    return vals[0] if vals else None
-
-def missing_cells(out_dir, model:str|None=None, coeff:float=1.0) -> list[tuple[str, str]]:
-    "`(role, domain)` cells of the matrix with no evaluation yet: every role with a selection x every domain seen"
-    tab, have = role_table(out_dir), set()
-    sel = [(lay.role, t) for lay in RunLayout.find(out_dir) if model in (None, lay.model_alias)
-           for t, a in sweeps_of(lay) if a == float(coeff) and lay.direction_metadata(t, a).is_file()]
-    t = tab[(tab.coeff == float(coeff)) & ((tab.model == model) if model else True)]
-    have = set(zip(t.role, t.domain))
-    domains = sorted(set(t.domain) | {d for _, d in sel})
-    return [(r, d) for r in sorted({r for r, _ in sel}) for d in domains if (r, d) not in have]
-
-def role_matrix(out_dir, # the output folder of the runs
-                model:str|None=None, # the model alias; default: the only one there
-                coeff:float=1.0, # which coefficient's selected vectors
-                value:str="gain", # "gain" (percentage points over the domain's baseline), "score" or "baseline_score"
-                quiet:bool=False, # no note about missing cells
-               ) -> "pd.DataFrame":
-    "Roles x domains: each role's selected vector scored on each domain; writes `RunLayout.role_matrix_csv(out_dir)`"
-    if value not in ("gain", "score", "baseline_score"): raise ConfigError(f"value must be gain, score or baseline_score, not {value!r}")
-    tab = role_table(out_dir)
-    save_bytes(tab.to_csv(index=False).encode("utf-8"), RunLayout.role_matrix_csv(out_dir))
-    model = model or _one(tab.model, "models", "model")
-    t = tab[(tab.model == model) & (tab.coeff == float(coeff))]
-    m = t.pivot_table(index="role", columns="domain", values=value, aggfunc="first")
-    if value == "gain": m = 100 * m
-    miss = missing_cells(out_dir, model, coeff)
-    for r in sorted({r for r, _ in miss}):
-        if r not in m.index: m.loc[r] = float("nan")
-    for d in sorted({d for _, d in miss}):
-        if d not in m.columns: m[d] = float("nan")
-    m = m.sort_index().reindex(sorted(m.columns), axis=1)
-    m.attrs.update(model=model, coeff=float(coeff), value=value, missing=miss,
-                   own={r: s for r, s in zip(t.role, t.selected_on)})
-    if miss and not quiet:
-        roles = sorted({r for r, _ in miss})
-        print(f"{len(miss)} cells missing ({', '.join(f'{r} on {d}' for r, d in miss[:6])}{' ...' if len(miss) > 6 else ''}); "
-              f"fill them with: role-vectors evaluate --model_path {model} --out_dir {out_dir} --coeffs {float(coeff):g} "
-              f"--tests all --role ROLE, for ROLE in {roles}")
-    return m
-
-# %% ../nbs/10_explore.ipynb #17599e8f
-def plot_role_matrix(m:"pd.DataFrame", # from `role_matrix`
-                     title:str|None=None, # default: says the model and coefficient
-                    ):
-    "Heatmap of the role x domain matrix, centred at zero gain; each role's own domain outlined"
-    import numpy as np, matplotlib.pyplot as plt
-    from matplotlib.colors import Normalize
-    from matplotlib.patches import Rectangle
-    a = m.to_numpy(dtype=float)
-    if a.size == 0 or np.isnan(a).all(): return _message_figure("no evaluations yet: run `role-vectors evaluate --role R --tests all`")
-    value = m.attrs.get("value", "gain")
-    fig, ax = plt.subplots(figsize=(max(4.5, 0.8 * m.shape[1] + 2.5), max(2.5, 0.45 * m.shape[0] + 1.6)))
-    if value == "gain":
-        lim = max(1.0, float(np.nanmax(np.abs(a))))
-        im = ax.imshow(a, cmap="RdBu", norm=Normalize(-lim, lim), aspect="auto")
-        label, fmt = "gain over the domain's baseline\n(percentage points)", "{:+.1f}"
-    else:
-        im = ax.imshow(a, cmap="viridis", vmin=0, vmax=1, aspect="auto"); label, fmt = "accuracy", "{:.2f}"
-    dark = lambda x: value == "gain" and abs(x) > 0.6 * lim
-    for i, j in np.ndindex(a.shape):
-        ax.text(j, i, "n/a" if np.isnan(a[i, j]) else fmt.format(a[i, j]), ha="center", va="center", fontsize=7,
-                color="white" if not np.isnan(a[i, j]) and (dark(a[i, j]) or value != "gain" and a[i, j] < 0.5) else "black")
-    own, cols = m.attrs.get("own", {}), list(m.columns)
-    for i, r in enumerate(m.index):
-        if own.get(r) in cols: ax.add_patch(Rectangle((cols.index(own[r]) - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="k", lw=2))
-    ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right"); ax.set_yticks(range(len(m.index)), m.index)
-    ax.set_xlabel("domain scored on"); ax.set_ylabel("role (its selected vector)")
-    ax.set_title(title or f"{m.attrs.get('model', '')}: role vectors on every domain (coeff {m.attrs.get('coeff', 1):g}); "
-                 "outlined: the role's own domain", fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.05, pad=0.03).set_label(label, fontsize=8)
-    fig.tight_layout(); plt.close(fig)
-    return fig
-
 # %% ../nbs/10_explore.ipynb #f202c102
 def selected_vectors(out_dir, # the output folder of the runs
                      model:str|None=None, # the model alias; default: the only one there
                      coeff:float=1.0, # which coefficient's selections
                     ) -> dict:
     "`{role: (vector [d_model], metadata)}` of every role with a selected direction at `coeff`"
-    lays = RunLayout.find(out_dir)
-    model = model or _one([l.model_alias for l in lays], "models", "model")
-    out = {}
-    for lay in (l for l in lays if l.model_alias == model):
-        tests = [t for t, a in sweeps_of(lay) if a == float(coeff) and lay.direction_metadata(t, a).is_file()]
-        if tests:
-            t = rvdata.role_domain(lay.role) if rvdata.role_domain(lay.role) in tests else tests[0]
-            out[lay.role] = selected_direction(lay, t, coeff)
-    return out
+    found = walk(out_dir, selected=True)
+    model = model or only_one([L.model_alias for L in RunLayout.find(out_dir)], "models", "model")
+    tests = {}
+    for L, t, a in found:
+        if L.model_alias == model and a == float(coeff): tests.setdefault(L, []).append(t)
+    pick = lambda L, ts: rvdata.role_domain(L.role) if rvdata.role_domain(L.role) in ts else ts[0]
+    return {L.role: selected_direction(L, pick(L, ts), coeff) for L, ts in tests.items()}
 
 def cosine_matrix(vectors:dict, # `{name: vector}` or `{name: (vector, metadata)}` (as from `selected_vectors`)
                  ) -> "pd.DataFrame":
@@ -520,7 +261,8 @@ def plot_cosine(m:"pd.DataFrame", # from `cosine_matrix`
     im = ax.imshow(a, cmap="RdBu", vmin=-1, vmax=1)
     if len(m) <= 16:
         for i, j in np.ndindex(a.shape):
-            ax.text(j, i, f"{a[i, j]:.2f}", ha="center", va="center", fontsize=7, color="white" if abs(a[i, j]) > 0.6 else "black")
+            ax.text(j, i, f"{a[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if abs(a[i, j]) > 0.6 else "black")
     layers = m.attrs.get("layers", {})
     names = [f"{n} (L{layers[n]})" if layers.get(n) is not None else n for n in m.index]
     ax.set_xticks(range(len(m)), names, rotation=30, ha="right"); ax.set_yticks(range(len(m)), names)
@@ -549,7 +291,8 @@ def logit_lens(adapter, # the model the vector comes from
     from role_vectors.steer import check_vector
     v = check_vector(adapter, vector)
     head = adapter.model.get_output_embeddings()
-    if head is None: raise ConfigError(f"{type(adapter.model).__name__} has no output embeddings (LM head) to read the vector through")
+    if head is None: raise ConfigError(f"{type(adapter.model).__name__} has no output embeddings (LM head) to read "
+                                       f"the vector through")
     fn = final_norm(adapter) if norm else None
     with torch.inference_mode():
         h = v.to(device=head.weight.device, dtype=head.weight.dtype)[None, None]          # [1, 1, d_model]
@@ -598,12 +341,14 @@ def details_html(d:dict, # from `candidate_details`
             ("accuracy", f"addition {_acc(d['addition_score'])}, ablation {_acc(d['ablation_score'])}, "
                          f"baseline {_acc(d['baseline_score'])}"),
             ("gain over baseline", _pp(d["gain"]))]
-    for e in others or []: rows.append((f"on {e['domain']}", f"{_acc(e['score'])} vs {_acc(e['baseline_score'])} ({_pp(e['gain'])})"))
+    for e in others or []:
+        rows.append((f"on {e['domain']}", f"{_acc(e['score'])} vs {_acc(e['baseline_score'])} ({_pp(e['gain'])})"))
     for m, j in d["judge"].items():
         rows.append((f"probe ({m})", f"{_e(str(j.get('response', ''))[:200])}"))
         rows.append((f"judge ({m})", f"{_e(j.get('label'))} {_e(j.get('judge_model') or '(offline: not judged)')}"))
-    out = "<table>" + "".join(f"<tr><td style='padding-right:12px'><b>{_e(k)}</b></td><td>{v if k.startswith('probe') else _e(v)}"
-                              f"</td></tr>" for k, v in rows) + "</table>"
+    cell = lambda k, v: v if k.startswith("probe") else _e(v)
+    out = "<table>" + "".join(f"<tr><td style='padding-right:12px'><b>{_e(k)}</b></td><td>{cell(k, v)}</td></tr>"
+                              for k, v in rows) + "</table>"
     f = d.get("addition_flips")
     if f: out += _flip_list("wrong → right", f["fixed"]) + _flip_list("right → wrong", f["broken"])
     if not d["judge"]: out += "<p><i>no probe or judge results for this candidate (role-vectors judge)</i></p>"
@@ -614,7 +359,8 @@ def details_html(d:dict, # from `candidate_details`
 class RoleExplorer:
     "A Jupyter widget over the saved runs in `out_dir`: heatmaps, candidate details, and steering when given a model"
     def __init__(self, out_dir, # the output folder of the runs
-                 adapter=None, # a loaded model (`load_model`), to steer prompts with the candidates; None: saved runs only
+                 # a loaded model (`load_model`), to steer prompts with the candidates; None: saved runs only
+                 adapter=None,
                  prompt:str="Describe your work in one sentence.", # the prompt to steer at first
                  max_new_tokens:int=32, # tokens generated per answer
                 ):
@@ -624,11 +370,13 @@ class RoleExplorer:
         self.sweep, self.detail, self.answers, self._busy, self._md = None, None, None, False, {}
         dd = lambda d: W.Dropdown(description=d, layout=W.Layout(width="220px"), style={"description_width": "60px"})
         self.model, self.role, self.domain, self.coeff = dd("model"), dd("role"), dd("domain"), dd("coeff")
-        self.candidate = W.Dropdown(description="candidate", layout=W.Layout(width="460px"), style={"description_width": "70px"})
+        self.candidate = W.Dropdown(description="candidate", layout=W.Layout(width="460px"),
+                                    style={"description_width": "70px"})
         self.message, self.details = W.HTML(), W.HTML()
         self.images = {k: W.Image(format="png", layout=W.Layout(max_width="49%")) for k in KINDS}
         self.prompt = W.Textarea(prompt, description="prompt", layout=W.Layout(width="520px", height="48px"))
-        self.strength = W.FloatSlider(value=1.0, min=-8.0, max=8.0, step=0.5, description="coefficient", continuous_update=False)
+        self.strength = W.FloatSlider(value=1.0, min=-8.0, max=8.0, step=0.5, description="coefficient",
+                                      continuous_update=False)
         self.go = W.Button(description="generate", button_style="primary")
         self.steered = W.HTML()
         for w_, f in ((self.model, self._on_model), (self.role, self._on_role), (self.domain, self._on_domain),
@@ -641,7 +389,8 @@ class RoleExplorer:
         if adapter is not None: rows += [W.HBox([self.prompt, W.VBox([self.strength, self.go])]), self.steered]
         self.view = W.VBox(rows)
         if not self.index:
-            self._say(f"No runs found under {self.out_dir}: a run is a folder <out_dir>/<model>/<role>/generate_directions "
+            self._say(f"No runs found under {self.out_dir}: a run is a folder "
+                      f"<out_dir>/<model>/<role>/generate_directions "
                       f"(make one with `role-vectors run --model_path M --role R --out_dir {self.out_dir}`)")
             for w_ in (self.model, self.role, self.domain, self.coeff, self.candidate, self.go): w_.disabled = True
             return
@@ -742,7 +491,8 @@ def show(self:RoleExplorer):
     others = []
     if self.detail["selected"]:
         t = role_table(self.out_dir)
-        t = t[(t.model == sw.layout.model_alias) & (t.role == sw.layout.role) & (t.coeff == sw.coeff) & (t.selected_on == sw.test)]
+        t = t[(t.model == sw.layout.model_alias) & (t.role == sw.layout.role) & (t.coeff == sw.coeff)
+              & (t.selected_on == sw.test)]
         others = t.to_dict("records")
     self.details.value = details_html(self.detail, others)
     if self.answers is not None: self.generate()
@@ -757,14 +507,17 @@ def _vector(self:RoleExplorer, pos:int, layer:int):
     c, a = Candidates(self._md[L]), self.adapter
     if c.shape != (a.n_eoi, a.n_layers, a.d_model):
         raise ConfigError(f"{L.mean_diffs} has shape {c.shape}, but the model given has {a.n_eoi} post-instruction "
-                          f"positions, {a.n_layers} blocks and d_model {a.d_model}: pass the model of run {L.model_alias!r}")
+                          f"positions, {a.n_layers} blocks and d_model {a.d_model}: pass the model of run "
+                          f"{L.model_alias!r}")
     return c.vector(pos, layer)
 
 @patch
 def generate(self:RoleExplorer) -> dict|None:
-    "Answer the prompt unsteered and steered by the picked candidate at the slider's coefficient; shows and returns both"
+    """Answer the prompt unsteered and steered by the picked candidate at the slider's coefficient; shows and returns
+    both"""
     from role_vectors.steer import generate
-    if self.adapter is None: raise ConfigError("this RoleExplorer has no model: make it with adapter=load_model(...) to steer")
+    if self.adapter is None: raise ConfigError("this RoleExplorer has no model: make it with adapter=load_model(...) "
+                                               "to steer")
     if self.sweep is None or self.candidate.value is None: self._say("no candidate picked to steer with"); return None
     (pos, layer), p, a = self.candidate.value, self.prompt.value, float(self.strength.value)
     try: v = self._vector(pos, layer)
@@ -783,7 +536,8 @@ def generate(self:RoleExplorer) -> dict|None:
 def __repr__(self:RoleExplorer) -> str:
     if not self.index: return "RoleExplorer: no runs found"
     sw = self.sweep
-    at = f"{sw.layout.model_alias}/{sw.layout.role} on {sw.test}, coeff {sw.coeff:g}" if sw else f"{self.model.value}/{self.role.value}"
+    if sw: at = f"{sw.layout.model_alias}/{sw.layout.role} on {sw.test}, coeff {sw.coeff:g}"
+    else: at = f"{self.model.value}/{self.role.value}"
     return f"RoleExplorer: {len(self.index)} runs; showing {at}"
 
 @patch

@@ -6,22 +6,23 @@ Docs: https://role-vectors.github.io/role-vectors/export.html.md"""
 
 # %% ../nbs/09b_export.ipynb #bf83e520
 from __future__ import annotations
-import contextlib, dataclasses, json, math, os, shutil, tempfile
+import contextlib, dataclasses, json, os, shutil, tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 import torch
 from fastcore.basics import patch
 from . import __version__
-from .config import ConfigError, atomic_path, sha256_of
-from .models import Adapter, TEMPLATES, model_fingerprint, chat_template_text, load_model
-from .runs import RunLayout, RunConfig, read_json, read_tensor, command
-from .steer import check_vector, check_layer, bake, bake_ablation, bake_method, add_vectors
+from .config import ConfigError, atomic_path
+from .models import Adapter, TEMPLATES, chat_template_text, load_model
+from .config import read_json
+from .layout import RunLayout, read_tensor
+from .steer import check_vector, bake, bake_ablation, bake_method
 
 # %% auto #0
 __all__ = ['CARD_FILE', 'CARD_TENSOR', 'CARD_FORMAT', 'BAKED_CARD', 'EXPORT_FORMS', 'hook_words', 'llama_cpp_layer', 'Card',
            'find_selection', 'card_from_run', 'check_dest', 'staged_folder', 'card_readme', 'write_card_files',
            'save_card', 'check_fits', 'load_vector', 'save_gguf', 'ControlVector', 'load_gguf_vector', 'jinja_of',
-           'save_baked', 'vector_from_file', 'vectors_from_file', 'export', 'export_cmd']
+           'save_baked', 'vector_from_file', 'vectors_from_file', 'export']
 
 # %% ../nbs/09b_export.ipynb #6e2d57ba
 def hook_words(layer:int) -> str:
@@ -38,14 +39,16 @@ def llama_cpp_layer(layer:int, # the block whose input gets the vector (this lib
     "The `direction.N` of a llama.cpp control vector that adds at the input of block `layer`: `layer - 1`"
     top = f"..{n_layers - 1} of this {n_layers}-block model" if n_layers else " and up"
     if layer < 2 or (n_layers is not None and layer >= n_layers):
-        raise ConfigError(f"layer {layer} cannot be a llama.cpp control vector: llama.cpp adds direction.N to the output "
+        raise ConfigError(f"layer {layer} cannot be a llama.cpp control vector: llama.cpp adds direction.N to the "
+                          f"output "
                           f"of block N >= 1 (the input of block N + 1), so only layers 2{top} can be exported; "
                           "bake it instead (--to hf) or steer with the hooks")
     return layer - 1
 
 # %% ../nbs/09b_export.ipynb #f9efddfd
 CARD_FILE, CARD_TENSOR, CARD_FORMAT = "role_vector.safetensors", "role_vector", "role-vectors card v1"
-BAKED_CARD = "role_vector"   # a baked checkpoint keeps its card in this subfolder: engines load every *.safetensors at the top
+# a baked checkpoint keeps its card in this subfolder: engines load every *.safetensors at the top
+BAKED_CARD = "role_vector"
 
 @dataclass
 class Card:
@@ -56,11 +59,13 @@ class Card:
     norm: float                                 # the vector's L2 norm (unscaled)
     d_model: int                                # its size
     hook: str                                   # where it is added, in words
-    kind: str = "addition"                      # addition (add coeff * vector), or ablation (remove the direction everywhere)
+    # addition (add coeff * vector), or ablation (remove the direction everywhere)
+    kind: str = "addition"
     model_id: str|None = None                   # the model it was made on: a hub id, a folder or demo
     model_type: str|None = None                 # transformers' model_type, e.g. llama
     n_layers: int|None = None                   # that model's decoder blocks
-    config_sha256: str|None = None              # `role_vectors.models.config_sha256` of its config: the architecture's shapes
+    # `role_vectors.models.config_sha256` of its config: the architecture's shapes
+    config_sha256: str|None = None
     model_revision: str|None = None             # the hub commit of the weights, when they came from the hub
     chat_template_source: str|None = None       # tokenizer, argument or fallback:<name>
     chat_template_sha256: str|None = None       # sha256 of the template's text
@@ -98,7 +103,8 @@ def from_metadata(cls:Card, md:dict, where="the file") -> Card:
         raise ConfigError(f"{where} is not a role-vectors card (its header has no format {CARD_FORMAT!r}); "
                           "write one with `role-vectors export --to card`")
     try: kw = {f.name: md[f.name] if _is_str(f) else json.loads(md[f.name]) for f in fields(cls) if f.name in md}
-    except json.JSONDecodeError as e: raise ConfigError(f"{where}: a card field is not valid JSON ({e}); export it again") from None
+    except json.JSONDecodeError as e: raise ConfigError(f"{where}: a card field is not valid JSON ({e}); export it "
+                                                        f"again") from None
     missing = [f.name for f in fields(cls) if f.default is dataclasses.MISSING and f.name not in kw]
     if missing: raise ConfigError(f"{where}: the card lacks {missing}; export it again")
     return cls(**kw)
@@ -115,10 +121,13 @@ def find_selection(layout:RunLayout, # the role's run
     pick = [(t, a) for t, a in have if (test is None or t == test) and (coeff is None or a == float(coeff))]
     if len(pick) == 1: return pick[0]
     if not have:
-        raise ConfigError(f"no selected vector for {layout.role!r} in {layout.role_dir} (no direction.pt): run the selection "
+        raise ConfigError(f"no selected vector for {layout.role!r} in {layout.role_dir} (no direction.pt): run the "
+                          f"selection "
                           f"first (role-vectors run --model_path M --role '{layout.role}' --out_dir {layout.out_dir})")
-    if not pick: raise ConfigError(f"no selected vector for {layout.role!r} with test {test} and coeff {coeff}; the run has {_listing(have)}")
-    raise ConfigError(f"the run of {layout.role!r} has several selected vectors ({_listing(pick)}): pass --test and --coeff")
+    if not pick: raise ConfigError(f"no selected vector for {layout.role!r} with test {test} and coeff {coeff}; the "
+                                   f"run has {_listing(have)}")
+    raise ConfigError(f"the run of {layout.role!r} has several selected vectors ({_listing(pick)}): pass --test and "
+                      f"--coeff")
 
 # %% ../nbs/09b_export.ipynb #0bfffcbb
 def _heldout_figures(ho:dict) -> dict|None:
@@ -134,17 +143,23 @@ def card_from_run(layout:RunLayout, # the role's run
     ex = read_json(layout.extract_meta, ("d_model", "n_layers")) if layout.extract_meta.is_file() else {}
     v = read_tensor(layout.direction(test, coeff), (ex["d_model"],) if ex else None)
     if v.ndim != 1 or not torch.isfinite(v).all():
-        raise ConfigError(f"{layout.direction(test, coeff)} is not a finite 1-D vector; rerun the selection with --force")
+        raise ConfigError(f"{layout.direction(test, coeff)} is not a finite 1-D vector; rerun the selection with "
+                          f"--force")
     ho, layer = md.get("heldout") or {}, int(md["layer"])
     g = lambda k: ex.get(k)
     return v.float(), Card(
         role=layout.role, layer=layer, coeff=float(md["coeff"]), norm=v.double().norm().item(), d_model=v.numel(),
-        hook=hook_words(layer), model_id=md.get("model") or g("model_path"), model_type=g("model_type"), n_layers=g("n_layers"),
+        hook=hook_words(layer), model_id=md.get("model") or g("model_path"), model_type=g("model_type"),
+        n_layers=g("n_layers"),
         config_sha256=g("config_sha256"), model_revision=g("model_revision"), chat_template_source=g("template_source"),
-        chat_template_sha256=g("chat_template_sha256"), eoi_tokens=g("eoi_tokens"), position=int(md["pos"]), dtype=g("dtype"),
-        n_train=md.get("n_train"), role_prompts_sha256=g("role_prompts_sha256"), base_prompts_sha256=g("base_prompts_sha256"),
-        test=test, questions_sha256=md.get("questions_sha256"), heldout_questions_sha256=md.get("heldout_questions_sha256"),
-        scores=dict(baseline=md.get("baseline_score"), addition=md.get("addition_score"), ablation=md.get("ablation_score")),
+        chat_template_sha256=g("chat_template_sha256"), eoi_tokens=g("eoi_tokens"), position=int(md["pos"]),
+        dtype=g("dtype"),
+        n_train=md.get("n_train"), role_prompts_sha256=g("role_prompts_sha256"),
+        base_prompts_sha256=g("base_prompts_sha256"),
+        test=test, questions_sha256=md.get("questions_sha256"),
+        heldout_questions_sha256=md.get("heldout_questions_sha256"),
+        scores=dict(baseline=md.get("baseline_score"), addition=md.get("addition_score"),
+                    ablation=md.get("ablation_score")),
         heldout=_heldout_figures(ho), verdict=ho.get("verdict"), source=str(layout.coeff_dir(test, coeff)))
 
 # %% ../nbs/09b_export.ipynb #af68fc21
@@ -164,9 +179,11 @@ def check_dest(dest, # where an export goes
     if not str(dest).strip() or dest.name in ("", ".", ".."):
         raise ConfigError(f"--dest {str(dest)!r}: name a new file or folder, e.g. --dest exports/nurse")
     if dest.exists() or dest.is_symlink():
-        if not force: raise ConfigError(f"--dest {dest} exists; choose another --dest, or pass --force to replace that export")
+        if not force: raise ConfigError(f"--dest {dest} exists; choose another --dest, or pass --force to replace "
+                                        f"that export")
         if not _ours(dest) or dest.is_symlink():
-            raise ConfigError(f"--dest {dest} exists and is not an export of role-vectors; --force replaces only an earlier export: choose another --dest")
+            raise ConfigError(f"--dest {dest} exists and is not an export of role-vectors; --force replaces only an "
+                              f"earlier export: choose another --dest")
     for a in dest.parents:
         if a.exists():
             if not a.is_dir(): raise ConfigError(f"--dest {dest}: {a} is a file, not a folder")
@@ -196,13 +213,16 @@ def _readme_head(card:Card) -> list:
                                   else f"adds {card.coeff:g} × the vector to the input of decoder block {card.layer}")
     tok = card.eoi_tokens[card.position] if card.eoi_tokens and card.position is not None else "?"
     out = [f"# Role vector: {card.role}", "",
-           f"**{card.model_id or 'unknown model'}** · layer {card.layer} · position {card.position} · coeff {card.coeff:g} · "
+           f"**{card.model_id or 'unknown model'}** · layer {card.layer} · position {card.position} · coeff "
+           f"{card.coeff:g} · "
            f"norm {card.norm:.4g} · d_model {card.d_model}", "",
-           f"A direction in the residual stream that stands for *{card.role}*: the difference in means of the block inputs "
+           f"A direction in the residual stream that stands for *{card.role}*: the difference in means of the block "
+           f"inputs "
            f"between {card.n_train or '?'} role prompts and as many generic prompts, at post-instruction token "
            f"{card.position} ({tok!r}). "
            f"Steering {what}.", ""]
-    if card.baked: out += [f"**This folder is a checkpoint with the vector already in its weights**: {card.baked}. Serve it "
+    if card.baked: out += [f"**This folder is a checkpoint with the vector already in its weights**: {card.baked}. "
+                           f"Serve it "
                            "as it is (`vllm serve <this folder>`); do not add the vector again.", ""]
     out += [f"**Held-out verdict**: {card.verdict}" if card.verdict else
             "**No held-out report**: this vector was not scored on questions it was not selected on.", "",
@@ -217,7 +237,8 @@ def _readme_use(card:Card, name:str) -> list:
              "from role_vectors.models import load_model", "from role_vectors.export import load_vector",
              "from role_vectors.steer import generate", f"adapter = load_model({mid!r})",
              f"vec, card = load_vector({name!r}, adapter)      # refuses a model it was not made for",
-             "generate(adapter, ['Explain the Pythagorean theorem.'], vector=vec, layer=card.layer, coeff=card.coeff)", "```", "",
+             "generate(adapter, ['Explain the Pythagorean theorem.'], vector=vec, layer=card.layer, coeff=card.coeff)",
+             "```", "",
              "**transformers, plain PyTorch** (a Llama-like model: blocks at `model.model.layers`)", "", "```python",
              "from safetensors.torch import load_file",
              f"add = {a!r} * load_file('{name}/{CARD_FILE}')['{CARD_TENSOR}']",
@@ -225,12 +246,15 @@ def _readme_use(card:Card, name:str) -> list:
              "    if args: return (args[0] + add.to(args[0]),) + args[1:], kwargs",
              "    return args, {**kwargs, 'hidden_states': kwargs['hidden_states'] + add.to(kwargs['hidden_states'])}",
              f"model.model.layers[{l}].register_forward_pre_hook(pre_hook, with_kwargs=True)", "```", ""]
-    lcpp = [f"**llama.cpp** (its `direction.{l - 1}`; the file holds coeff × vector, so apply it at scale 1):", "", "```bash",
+    lcpp = [f"**llama.cpp** (its `direction.{l - 1}`; the file holds coeff × vector, so apply it at scale 1):", "",
+            "```bash",
             f"role-vectors export --vector {name} --to gguf --dest {card.role}.gguf",
             f"llama-cli -m model.gguf --control-vector-scaled {card.role}.gguf:1.0", "```", ""] if l >= 2 else \
            [f"**llama.cpp** cannot take a vector at layer {l}: its control vectors start at the output of block 1.", ""]
-    vllm = ["**vLLM**, and every engine that loads Hugging Face checkpoints (the vector baked into the weights):", "", "```bash",
-            f"role-vectors export --vector {name} --to hf --model_path {mid} --dest baked", "vllm serve baked", "```", ""]
+    vllm = ["**vLLM**, and every engine that loads Hugging Face checkpoints (the vector baked into the weights):", "",
+            "```bash",
+            f"role-vectors export --vector {name} --to hf --model_path {mid} --dest baked", "vllm serve baked", "```",
+            ""]
     return hooks + lcpp + vllm
 
 # %% ../nbs/09b_export.ipynb #791b7772
@@ -239,7 +263,8 @@ def card_readme(card:Card, # the card
                ) -> str:
     "The `README.md` of a card: what the vector is, the verdict, a snippet per engine, and the whole card as a table"
     rows = [f"| {k} | {str(v).replace('|', '/')} |" for k, v in card.to_metadata().items()]
-    return "\n".join(_readme_head(card) + _readme_use(card, name) + ["## The card", "", "| key | value |", "|---|---|", *rows, ""])
+    return "\n".join(_readme_head(card) + _readme_use(card, name) + ["## The card", "", "| key | value |", "|---|---|",
+                                                                     *rows, ""])
 
 # %% ../nbs/09b_export.ipynb #50d3dc8f
 def _safetensors_bytes(vector, card:Card) -> bytes:
@@ -268,7 +293,8 @@ def _kind_of(path:Path) -> str:
     if not path.is_file(): return "other"
     with open(path, "rb") as f: head = f.read(16)
     if head[:4] == b"GGUF": return "gguf"
-    if head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") <= path.stat().st_size - 8: return "card"   # header size, JSON
+    # header size, JSON
+    if head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") <= path.stat().st_size - 8: return "card"
     if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80": return "torch"    # a zip (torch.save), or a pickle
     return "other"
 
@@ -281,13 +307,16 @@ def check_fits(card:Card, # the vector's card
     cfg = model.model.config if isinstance(model, Adapter) else model
     tc = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
     d, h, n = tc.hidden_size, config_sha256(cfg), getattr(tc, "num_hidden_layers", None)
-    if card.baked: raise ConfigError(f"{where} is the card of a baked checkpoint: its weights already carry the vector; "
+    if card.baked: raise ConfigError(f"{where} is the card of a baked checkpoint: its weights already carry the "
+                                     f"vector; "
                                      "load that checkpoint as it is, or use the card exported from the run")
     if card.d_model != d:
-        raise ConfigError(f"{where} is a vector of size {card.d_model} (made on {card.model_id or 'another model'}), but this model's d_model is "
+        raise ConfigError(f"{where} is a vector of size {card.d_model} (made on {card.model_id or 'another model'}), "
+                          f"but this model's d_model is "
                           f"{d}: use a vector made for this model")
     if card.config_sha256 and card.config_sha256 != h:
-        raise ConfigError(f"{where} was made on {card.model_id or 'another model'} ({card.model_type}, config {card.config_sha256[:12]}), not on "
+        raise ConfigError(f"{where} was made on {card.model_id or 'another model'} ({card.model_type}, config "
+                          f"{card.config_sha256[:12]}), not on "
                           f"this {tc.model_type} model (config {h[:12]}): use a vector made for this model, or pass "
                           "check=False if you know it fits")
     if n is not None and not 0 <= card.layer < n:
@@ -302,13 +331,16 @@ def load_vector(path, # a card folder, or its role_vector.safetensors
     from safetensors import safe_open
     p = Path(path).expanduser()
     f = _card_file(p) if p.is_dir() else p
-    if not f.is_file(): raise ConfigError(f"{path}: no role-vectors card there (a folder holding {CARD_FILE}, or that file)")
-    if _kind_of(f) != "card": raise ConfigError(f"{f} is not a safetensors file; a card is written by `role-vectors export --to card`")
+    if not f.is_file(): raise ConfigError(f"{path}: no role-vectors card there (a folder holding {CARD_FILE}, or that "
+                                          f"file)")
+    if _kind_of(f) != "card": raise ConfigError(f"{f} is not a safetensors file; a card is written by `role-vectors "
+                                                f"export --to card`")
     try:
         with safe_open(str(f), "pt") as s:
             md, names = s.metadata() or {}, list(s.keys())
             t = s.get_tensor(CARD_TENSOR) if CARD_TENSOR in names else None
-    except Exception as e: raise ConfigError(f"{f} is not a readable safetensors file ({type(e).__name__}); export it again") from None
+    except Exception as e: raise ConfigError(f"{f} is not a readable safetensors file ({type(e).__name__}); export it "
+                                             f"again") from None
     card = Card.from_metadata(md, f)
     if t is None or t.ndim != 1 or t.numel() != card.d_model or not torch.isfinite(t).all():
         raise ConfigError(f"{f} should hold one finite vector {CARD_TENSOR!r} of size {card.d_model}; export it again")
@@ -321,10 +353,12 @@ def save_gguf(vector, # [d_model] the vector
               dest, # the .gguf file to write
               force:bool=False, # replace an earlier export at `dest`
              ) -> Path:
-    "Write a llama.cpp control vector: `direction.(layer - 1)` = coeff * vector (float32), with repeng's keys and the card"
+    """Write a llama.cpp control vector: `direction.(layer - 1)` = coeff * vector (float32), with repeng's keys and
+    the card"""
     import gguf
     if card.kind != "addition":
-        raise ConfigError("a llama.cpp control vector can only add; an ablation cannot be one: bake it instead (--to hf --ablation)")
+        raise ConfigError("a llama.cpp control vector can only add; an ablation cannot be one: bake it instead (--to "
+                          "hf --ablation)")
     n = llama_cpp_layer(card.layer, card.n_layers)
     dest = check_dest(dest, force)
     with atomic_path(dest, ".gguf") as t:
@@ -365,9 +399,11 @@ def _gguf_tensor(t, path) -> tuple[int, torch.Tensor]:
     import numpy as np
     pre, _, n = t.name.partition(".")
     if pre != "direction" or not n.isdigit():
-        raise ConfigError(f"{path} holds the tensor {t.name!r}: a control vector holds only direction.N tensors (is it a model file?)")
+        raise ConfigError(f"{path} holds the tensor {t.name!r}: a control vector holds only direction.N tensors (is "
+                          f"it a model file?)")
     if t.tensor_type.name not in ("F32", "F16", "BF16") or len([d for d in t.shape if d > 1]) > 1:
-        raise ConfigError(f"{path}: {t.name} is a {t.tensor_type.name} tensor of shape {list(t.shape)}, not one float vector")
+        raise ConfigError(f"{path}: {t.name} is a {t.tensor_type.name} tensor of shape {list(t.shape)}, not one float "
+                          f"vector")
     return int(n) + 1, torch.from_numpy(np.asarray(t.data, dtype=np.float32).reshape(-1).copy())
 
 # %% ../nbs/09b_export.ipynb #d1983b41
@@ -377,9 +413,11 @@ def load_gguf_vector(path, # a llama.cpp or repeng control vector (.gguf)
     "Every `direction.N` of a GGUF control vector, as a vector for the input of block `N + 1` (scale 1)"
     import gguf
     p = Path(path).expanduser()
-    if _kind_of(p) != "gguf": raise ConfigError(f"{path} is not a GGUF file (a llama.cpp control vector starts with 'GGUF')")
+    if _kind_of(p) != "gguf": raise ConfigError(f"{path} is not a GGUF file (a llama.cpp control vector starts with "
+                                                f"'GGUF')")
     try: r = gguf.GGUFReader(str(p))
-    except Exception as e: raise ConfigError(f"{path} is not a readable GGUF file ({type(e).__name__}); export it again") from None
+    except Exception as e:
+        raise ConfigError(f"{path} is not a readable GGUF file ({type(e).__name__}); export it again") from None
     vecs = {}
     for t in r.tensors:
         layer, v = _gguf_tensor(t, path)
@@ -388,13 +426,15 @@ def load_gguf_vector(path, # a llama.cpp or repeng control vector (.gguf)
     if len({v.numel() for v in vecs.values()}) > 1: raise ConfigError(f"{path}: its directions differ in size")
     rv = {k[len("rolevector."):]: _gguf_field(r, k) for k in r.fields if k.startswith("rolevector.")}
     cv = ControlVector(dict(sorted(vecs.items())), _gguf_field(r, "controlvector.model_hint"),
-                       _gguf_field(r, "controlvector.layer_count"), Card.from_metadata(rv, path) if rv else None, str(p))
+                       _gguf_field(r, "controlvector.layer_count"), Card.from_metadata(rv, path) if rv else None,
+                       str(p))
     if adapter is not None: _check_control(cv, adapter)
     return cv
 
 def _check_control(cv:ControlVector, adapter:Adapter):
     if cv.d_model != adapter.d_model:
-        raise ConfigError(f"{cv.path} holds vectors of size {cv.d_model} (made for {cv.model_hint or 'another model'}), but this "
+        raise ConfigError(f"{cv.path} holds vectors of size {cv.d_model} (made for "
+                          f"{cv.model_hint or 'another model'}), but this "
                           f"model's d_model is {adapter.d_model}")
     far = [l - 1 for l in cv.vectors if l > adapter.n_layers]
     if far: raise ConfigError(f"{cv.path} has direction.{far[0]}, beyond this model's {adapter.n_layers} blocks")
@@ -408,11 +448,14 @@ def jinja_of(template:str) -> str:
             + "{{ " + json.dumps(post) + " }}{% endif %}{% endfor %}")
 
 # %% ../nbs/09b_export.ipynb #a33cac14
-_BAKED = dict(embedding="the vector, divided by any embedding scale, is added to every row of the input embedding (its LM "
-                        "head untied)", bias="the vector is the bias of block {p}'s MLP output projection (mlp_bias on, "
-                        "every other MLP bias zero)", as_llama="the checkpoint is re-declared as the Llama it is (attention "
-                        "bias kept) and the vector is the bias of block {p}'s MLP output projection (mlp_bias on)",
-              ablation="every weight that writes to the residual stream is orthogonalised to the direction (bake_ablation)")
+_BAKED = dict(embedding="the vector, divided by any embedding scale, is added to every row of the input embedding "
+                        "(its LM head untied)",
+              bias="the vector is the bias of block {p}'s MLP output projection (mlp_bias on, every other MLP "
+                   "bias zero)",
+              as_llama="the checkpoint is re-declared as the Llama it is (attention bias kept) and the vector is the "
+                       "bias of block {p}'s MLP output projection (mlp_bias on)",
+              ablation="every weight that writes to the residual stream is orthogonalised to the direction "
+                       "(bake_ablation)")
 
 def _save_tokenizer(adapter:Adapter, folder):
     tok = adapter.tokenizer
@@ -428,13 +471,16 @@ def save_baked(adapter:Adapter, # the model the vector is for (not changed)
                ablation:bool=False, # bake the ablation of the direction instead of its addition
                force:bool=False, # replace an earlier export at `dest`
               ) -> Path:
-    "Save a copy of the model with the vector baked into its weights (or the direction ablated), its tokenizer and the card"
+    """Save a copy of the model with the vector baked into its weights (or the direction ablated), its tokenizer and
+    the card"""
     dest = check_dest(dest, force)
     check_fits(card, adapter, "the vector")
     v = check_vector(adapter, vector, card.layer)
-    how = "ablation" if ablation else bake_method(adapter, card.layer)     # refuses what cannot be baked, with the reason
+    # refuses what cannot be baked, with the reason
+    how = "ablation" if ablation else bake_method(adapter, card.layer)
     baked = bake_ablation(adapter, v) if ablation else bake(adapter, v, card.layer, card.coeff)
-    c = dataclasses.replace(card, kind="ablation" if ablation else "addition", baked=_BAKED[how].format(p=card.layer - 1))
+    c = dataclasses.replace(card, kind="ablation" if ablation else "addition",
+                            baked=_BAKED[how].format(p=card.layer - 1))
     with staged_folder(dest, force) as t:
         baked.model.save_pretrained(t); _save_tokenizer(adapter, t)
         (t/BAKED_CARD).mkdir(); write_card_files(t/BAKED_CARD, v, c, dest.name)
@@ -444,25 +490,31 @@ def save_baked(adapter:Adapter, # the model the vector is for (not changed)
 # %% ../nbs/09b_export.ipynb #266c9505
 def _card_of_tensor(path:Path, v:torch.Tensor, layer, coeff) -> Card:
     "A card for a bare `direction.pt`: its `direction_metadata.json` beside it, or `--layer`"
-    side = path.with_name("direction_metadata.json")
+    side = RunLayout.metadata_beside(path)
     md = read_json(side, ("layer",)) if side.is_file() else {}
     layer = layer if layer is not None else md.get("layer")
-    if layer is None: raise ConfigError(f"--vector {path}: say which block's input it is for with --layer (no direction_metadata.json beside it)")
+    if layer is None: raise ConfigError(f"--vector {path}: say which block's input it is for with --layer (no "
+                                        f"direction_metadata.json beside it)")
     a = float(coeff if coeff is not None else md.get("coeff", 1.0))
-    return Card(role=md.get("role") or path.stem, layer=int(layer), coeff=a, norm=v.double().norm().item(), d_model=v.numel(),
-                hook=hook_words(int(layer)), model_id=md.get("model"), position=md.get("pos"), test=md.get("test"), source=str(path))
+    return Card(role=md.get("role") or path.stem, layer=int(layer), coeff=a, norm=v.double().norm().item(),
+                d_model=v.numel(),
+                hook=hook_words(int(layer)), model_id=md.get("model"), position=md.get("pos"), test=md.get("test"),
+                source=str(path))
 
 # %% ../nbs/09b_export.ipynb #1480b8e1
 def _from_gguf(path:Path, coeff) -> tuple[torch.Tensor, Card]:
     cv = load_gguf_vector(path)
     if len(cv.vectors) != 1:
-        raise ConfigError(f"--vector {path} holds {len(cv.vectors)} directions; a card or a bake carries one: export from "
+        raise ConfigError(f"--vector {path} holds {len(cv.vectors)} directions; a card or a bake carries one: export "
+                          f"from "
                           "a file with one direction (role-vectors evaluate --vector scores them all)")
     (layer, v), = cv.vectors.items()
-    if cv.card is not None and cv.card.coeff: return (v.double() / cv.card.coeff).float(), cv.card   # it holds coeff * vector
+    # it holds coeff * vector
+    if cv.card is not None and cv.card.coeff: return (v.double() / cv.card.coeff).float(), cv.card
     a = 1.0 if coeff is None else float(coeff)
     return (v.double() / a).float(), Card(role=path.stem, layer=layer, coeff=a, norm=v.double().norm().item() / abs(a),
-                                          d_model=v.numel(), hook=hook_words(layer), model_type=cv.model_hint, source=str(path))
+                                          d_model=v.numel(), hook=hook_words(layer), model_type=cv.model_hint,
+                                          source=str(path))
 
 def vector_from_file(path, # a card (folder or .safetensors), a GGUF control vector, or a direction.pt
                      layer:int|None=None, # for a bare direction.pt: the block whose input it is for
@@ -477,9 +529,11 @@ def vector_from_file(path, # a card (folder or .safetensors), a GGUF control vec
     if kind == "torch":
         v = read_tensor(p)
         if v.ndim != 1 or not v.is_floating_point() or not torch.isfinite(v).all():
-            raise ConfigError(f"--vector {path} holds a tensor of shape {tuple(v.shape)}; a vector is one finite 1-D tensor")
+            raise ConfigError(f"--vector {path} holds a tensor of shape {tuple(v.shape)}; a vector is one finite 1-D "
+                              f"tensor")
         return v.float(), _card_of_tensor(p, v, layer, coeff)
-    raise ConfigError(f"--vector {path} is neither a role-vectors card (.safetensors), a GGUF control vector nor a torch tensor file (.pt)")
+    raise ConfigError(f"--vector {path} is neither a role-vectors card (.safetensors), a GGUF control vector nor a "
+                      f"torch tensor file (.pt)")
 
 # %% ../nbs/09b_export.ipynb #5391c030
 def _config_of(model_path, trust_remote_code=False):
@@ -487,7 +541,8 @@ def _config_of(model_path, trust_remote_code=False):
     from transformers import AutoConfig
     from role_vectors.models import resolve_model_path
     if not model_path: raise ConfigError("--to hf needs the model to bake into: pass --model_path")
-    try: return AutoConfig.from_pretrained(resolve_model_path(model_path), trust_remote_code=trust_remote_code, local_files_only=True)
+    try: return AutoConfig.from_pretrained(resolve_model_path(model_path), trust_remote_code=trust_remote_code,
+                                           local_files_only=True)
     except (OSError, ValueError): return None
 
 # %% ../nbs/09b_export.ipynb #6ec8d5cd
@@ -519,12 +574,15 @@ def export(to:str, # card, gguf or hf
            force:bool=False, # replace an earlier export at `dest`
            **load_kw, # for `load_model` (dtype, trust_remote_code, ...)
           ) -> Path:
-    "Write a role vector, from a run or a file, as a card, a llama.cpp control vector or a baked checkpoint; returns `dest`"
+    """Write a role vector, from a run or a file, as a card, a llama.cpp control vector or a baked checkpoint;
+    returns `dest`"""
     if to not in EXPORT_FORMS: raise ConfigError(f"--to {to!r}: choose card, gguf or hf")
-    if (layout is None) == (vector_file is None): raise ConfigError("export a run (--model_path and --role) or a file (--vector), one of them")
+    if (layout is None) == (vector_file is None): raise ConfigError("export a run (--model_path and --role) or a file "
+                                                                    "(--vector), one of them")
     if ablation and to != "hf": raise ConfigError("--ablation bakes a checkpoint: use it with --to hf")
     check_dest(dest, force)
-    v, card = vector_from_file(vector_file, layer, coeff) if vector_file else card_from_run(layout, *find_selection(layout, test, coeff))
+    if vector_file: v, card = vector_from_file(vector_file, layer, coeff)
+    else: v, card = card_from_run(layout, *find_selection(layout, test, coeff))
     if to == "card": return save_card(v, card, dest, force)
     if to == "gguf": return save_gguf(v, card, dest, force)
     if adapter is None:
@@ -532,28 +590,3 @@ def export(to:str, # card, gguf or hf
         if cfg is not None: check_fits(card, cfg, "the vector")          # before loading the weights
         adapter = load_model(model_path or card.model_id, **load_kw)
     return save_baked(adapter, v, card, dest, ablation, force)
-
-# %% ../nbs/09b_export.ipynb #2d918b49
-@command("export", "write a run's selected role vector as a card, a llama.cpp control vector (GGUF) or a baked checkpoint")
-def export_cmd(dest:str, # where to write: a folder (--to card, hf) or a .gguf file (--to gguf)
-               to:str="card", # card (role_vector.safetensors + README.md), gguf (llama.cpp control vector) or hf (baked checkpoint)
-               model_path:str=None, # the run's model (its folder name finds the run); with --to hf, the model baked into
-               role:str=None, # the run's role
-               test:str=None, # the domain the vector was selected on; default: the only one the run has
-               coeff:float=None, # which coefficient's selection; default: the only one (with --vector: a bare file's coefficient)
-               out_dir:str="runs", # root of the run folders
-               vector:str=None, # export this file instead of a run: a card, a GGUF control vector or a direction.pt
-               layer:int=None, # with --vector direction.pt: its layer, when no direction_metadata.json is beside it
-               ablation:bool=False, # with --to hf: bake the ablation of the direction instead of its addition
-               force:bool=False, # replace an earlier export at --dest
-               dtype:str=None, # with --to hf: load the model in this dtype; default: the checkpoint's own
-               trust_remote_code:bool=False, # with --to hf: for models with custom code
-              ):
-    "Write a role vector out of the library, for another engine"
-    layout = None
-    if vector is None:
-        if not (model_path and role): raise ConfigError("name the run with --model_path and --role (or export a file with --vector)")
-        layout = RunLayout.of(RunConfig(model_path=model_path, role=role, out_dir=out_dir))
-    path = export(to, dest, layout, test, coeff, vector, layer, model_path=model_path, ablation=ablation, force=force,
-                  dtype=dtype, trust_remote_code=trust_remote_code)
-    print(f"wrote {path}" + (f" (read {path/'README.md'} first)" if to == "card" else ""))

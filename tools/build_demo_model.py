@@ -67,7 +67,8 @@ def train(model, tok, texts, steps=300, batch=32, lr=3e-3, seed=0):
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     model.train()
     for step in range(steps):
-        enc = tok(rng.sample(chats, min(batch, len(chats))), return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = tok(rng.sample(chats, min(batch, len(chats))), return_tensors="pt", padding=True,
+                  add_special_tokens=False)
         labels = enc.input_ids.masked_fill(enc.attention_mask == 0, -100)
         pos = (enc.attention_mask.cumsum(-1) - 1).clamp(min=0)
         loss = model(**enc, position_ids=pos, labels=labels).loss

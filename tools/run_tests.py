@@ -6,8 +6,13 @@ failing one; the number of cells each ran is printed beside it):
   `slow`/`gpu`/`notest` left out as `tst_flags` says;
 - "export in sync": `nbdev-export` must leave the committed `role_vectors/` unchanged;
 - "notebooks clean": `nbdev-clean` must leave the notebooks unchanged;
+- "README in sync": `README.md` must be what `tools/readme.py` writes from `nbs/index.ipynb`;
+- "line limit": no line over 120 characters in the code cells of the notebooks under `nbs/`, in `tools/**/*.py`
+  or in `bench/*.py` (each one is listed as file:cell:line or file:line; `role_vectors/` is generated from the
+  notebooks and markdown cells are prose, so neither is checked); `python tools/run_tests.py --lines` runs only this;
 - "GPU bench, small": `bench/gpu.py --small` (the GPU benchmark's code on tiny shapes on the CPU) must pass, so that
   the script a GPU session runs unchanged cannot rot; the parts it cannot run here are reported as skipped;
+- "docs check": `tools/docs_check.py` (nbdev's docs processing, every page rendered and opened in a browser);
 - each check that a notebook skipped on purpose (for example because `../shared/data` is absent) is
   reported by `role_vectors.testing.report_skip` and counted as skipped, with its reason.
 """
@@ -24,6 +29,34 @@ def _digest(paths):
 
 def _changed(before, after):
     return sorted(str(p.relative_to(ROOT)) for p in set(before) | set(after) if before.get(p) != after.get(p))
+
+MAX_LINE = 120
+
+def long_lines(limit=MAX_LINE):
+    "Every line over `limit` characters: code cells of the notebooks under nbs/, tools/**/*.py, bench/*.py"
+    import json
+    found = []
+    for nb in sorted((ROOT/"nbs").rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in nb.parts: continue
+        try: cells = json.loads(nb.read_text())["cells"]
+        except Exception as e: found.append(f"{nb.relative_to(ROOT)}: not readable as a notebook ({e})"); continue
+        for i, c in enumerate(cells):
+            if c.get("cell_type") != "code": continue
+            for j, line in enumerate("".join(c["source"]).splitlines(), 1):
+                if len(line) > limit: found.append(f"{nb.relative_to(ROOT)}:cell {i}:line {j} ({len(line)} characters)")
+    for py in sorted([*(ROOT/"tools").rglob("*.py"), *(ROOT/"bench").glob("*.py")]):
+        for j, line in enumerate(py.read_text().splitlines(), 1):
+            if len(line) > limit: found.append(f"{py.relative_to(ROOT)}:{j} ({len(line)} characters)")
+    return found
+
+def check_lines():
+    "The line-limit check: prints ok or FAIL with every long line; True when it passed"
+    found = long_lines()
+    if not found: print(f"ok   line limit: no line over {MAX_LINE} characters", flush=True); return True
+    print(f"FAIL line limit: {len(found)} line(s) over {MAX_LINE} characters (cells are counted from 0 in the "
+          "notebook's file, lines from 1)", flush=True)
+    for f in found: print(f"       {f}")
+    return False
 
 def check_tool(cmd, paths):
     "Run nbdev tool `cmd`; return the files it changed among `paths()`"
@@ -62,6 +95,8 @@ def main_only(flags, paths):
     return 1 if failed else 0
 
 def main():
+    if "-h" in sys.argv or "--help" in sys.argv: print(__doc__); return 0
+    if "--lines" in sys.argv: return 0 if check_lines() else 1
     if "--flags" in sys.argv:
         i = sys.argv.index("--flags")
         return main_only(sys.argv[i + 1], sys.argv[i + 2:])
@@ -77,6 +112,8 @@ def main():
     r = subprocess.run([sys.executable, str(ROOT/"tools"/"readme.py"), "--check"], cwd=ROOT, capture_output=True, text=True)
     if r.returncode: failed += 1; failures.append("README in sync"); print(f"FAIL README in sync: {r.stdout.strip()}")
     else: passed += 1; print("ok   README in sync with nbs/index.ipynb")
+    if check_lines(): passed += 1
+    else: failed += 1; failures.append("line limit")
     notebooks = [p for p in nbs() if ".ipynb_checkpoints" not in p.parts]
     tmp_before = set(os.listdir(tempfile.gettempdir()))
     skip_log = Path(tempfile.mkdtemp(prefix="rv-test-run-"))/"skips.txt"
@@ -112,7 +149,8 @@ def main():
     if left: print(f"note: {len(left)} entries left in {tempfile.gettempdir()} by the tests: {left[:10]}")
     for s in skips: print(f"SKIP {s}")
     if failures: print("failed: " + ", ".join(failures))
-    print(f"{len(notebooks)} notebooks, {sum(cells.values())} code cells run as tests; 3 repository checks, the small GPU bench "
+    print(f"{len(notebooks)} notebooks, {sum(cells.values())} code cells run as tests; 4 repository checks "
+          f"(export in sync, notebooks clean, README in sync, line limit: {MAX_LINE} characters), the small GPU bench "
           "and the docs check")
     print(f"{passed} passed, {failed} failed, {len(skips)} skipped")
     return 1 if failed else 0
