@@ -77,8 +77,8 @@ def original_sweep(adapter, md, items, layers, batch_size):
     texts, rows = [it["instruction"] for it in items], []
     encs = [adapter.tokenize(b) for b in chunked(texts, batch_size)]
     def letters(enc):
+        # logits: [batch, seq, vocab]
         out = adapter.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
-                            # logits: [batch, seq, vocab]
                             position_ids=position_ids(enc["attention_mask"]), use_cache=False)
         return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)[:, adapter.answer_toks]
     with torch.inference_mode(): base, _ = score_letters(items, torch.cat([letters(e) for e in encs]))
@@ -141,8 +141,8 @@ def main():
         na, t_na, _ = timed(lambda: naive_sweep(adapter, md, items, **pos1))
         fa, t_fa, _ = timed(lambda: sweep(adapter, md, items, **pos1))
         compare(fa, na)
-        print(f"ablation + addition, position -1 only ({len(layers)} candidates): naive {t_na:.2f} s, ours {t_fa:.2f} "
-              "s (ablation is a full pass in both)")
+        print(f"ablation + addition, position -1 only ({len(layers)} candidates): naive {t_na:.2f} s, "
+              f"ours {t_fa:.2f} s (ablation is a full pass in both)")
     t_naive, t_fast = min(wall["naive"]), min(wall["ours"])
     for name, t in (("wall", wall), ("CPU", cpu)):
         spread = "   ".join(f"{k} {min(v):.2f}-{max(v):.2f}" for k, v in t.items())

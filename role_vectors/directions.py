@@ -6,7 +6,6 @@ Docs: https://role-vectors.github.io/role-vectors/directions.html.md"""
 
 # %% ../nbs/04_directions.ipynb #0e20ed96
 from __future__ import annotations
-import math
 from dataclasses import dataclass, field
 import torch
 from fastcore.basics import chunked
@@ -35,12 +34,14 @@ def block_inputs(adapter:Adapter, instructions:list[str]) -> torch.Tensor:
 # %% ../nbs/04_directions.ipynb #dbc537f2
 def check_batch_size(batch_size) -> int:
     "`batch_size`, checked: an int >= 1 (else a ConfigError)"
-    if not isinstance(batch_size, int) or batch_size < 1: raise ConfigError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be an int >= 1, got {batch_size!r}")
     return batch_size
 
 # %% ../nbs/04_directions.ipynb #bf0382fc
 def texts_of(items) -> list[str]:
-    "The instruction strings of `items` (strings, or records with an 'instruction'); one string or record is a list of one"
+    """The instruction strings of `items` (strings, or records with an 'instruction'); one string or record is a list
+    of one"""
     if isinstance(items, (str, dict)): items = [items]
     texts = [x.get("instruction") if isinstance(x, dict) else x for x in items]
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
@@ -48,7 +49,8 @@ def texts_of(items) -> list[str]:
     return texts
 
 # %% ../nbs/04_directions.ipynb #fa9e9303
-def mean_block_inputs(adapter:Adapter, instructions:list, batch_size:int=32, progress:bool=True, desc:str="prompts") -> torch.Tensor:
+def mean_block_inputs(adapter:Adapter, instructions:list, batch_size:int=32, progress:bool=True,
+                      desc:str="prompts") -> torch.Tensor:
     "Mean input of every block at the post-instruction positions, float64: [n_eoi, n_layers, d_model]"
     instructions = texts_of(instructions)
     if not instructions: raise ConfigError(f"No {desc} to average: pass at least one instruction")
@@ -81,7 +83,8 @@ class Candidates:
 
     def __post_init__(self):
         if not isinstance(self.tensor, torch.Tensor) or self.tensor.ndim != 3:
-            raise ConfigError("mean_diffs must be the [n_pos, n_layers, d_model] tensor from diff_in_means (mean_diffs.pt)")
+            raise ConfigError("mean_diffs must be the [n_pos, n_layers, d_model] tensor from diff_in_means "
+                              "(mean_diffs.pt)")
 
     @classmethod
     def of(cls, x) -> Candidates:
@@ -99,12 +102,14 @@ class Candidates:
         "The candidate `r[pos, layer]` for a negative position: [d_model]"
         n_pos, n_layers, _ = self.shape
         if isinstance(pos, bool) or not isinstance(pos, int) or not -n_pos <= pos < 0:
-            raise ConfigError(f"position {pos!r} is not a post-instruction position: use a negative int in {-n_pos}..-1")
+            raise ConfigError(f"position {pos!r} is not a post-instruction position: use a negative int in "
+                              f"{-n_pos}..-1")
         if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < n_layers:
             raise ConfigError(f"layer {layer!r} is not a block index: use an int in 0..{n_layers - 1}")
         return self.tensor[n_pos + pos, layer]
 
-    def __repr__(self): return f"Candidates(shape={self.shape}, dtype={self.tensor.dtype}, provenance={self.provenance})"
+    def __repr__(self):
+        return f"Candidates(shape={self.shape}, dtype={self.tensor.dtype}, provenance={self.provenance})"
 
 # %% ../nbs/04_directions.ipynb #a1b1e82b
 def direction_norms(mean_diffs) -> torch.Tensor:

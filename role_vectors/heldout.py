@@ -38,9 +38,10 @@ def split_ids(ids:list, # distinct item ids (e.g. indices into the domain's ques
     n_in = len(ids) - n_out
     if min(n_in, n_out) < min_side:
         need = math.ceil(min_side / min(fraction, 1 - fraction))
-        raise ConfigError(f"--heldout_fraction {fraction} splits {len(ids)} questions into {n_in} to select on and {n_out} held "
-                          f"out; each side needs at least {min_side}: use at least {need} questions (--n_test), or --select_on "
-                          "test to select and report on the same questions (the original code's way)")
+        raise ConfigError(f"--heldout_fraction {fraction} splits {len(ids)} questions into {n_in} to select on and "
+                          f"{n_out} held out; each side needs at least {min_side}: use at least {need} questions "
+                          "(--n_test), or --select_on test to select and report on the same questions (the original "
+                          "code's way)")
     order = sorted(ids)
     random.Random(seed).shuffle(order)
     out = set(order[:n_out])
@@ -49,7 +50,8 @@ def split_ids(ids:list, # distinct item ids (e.g. indices into the domain's ques
 # %% ../nbs/07b_heldout.ipynb #7f3386b3
 def _credits_array(x, what:str) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64)
-    if a.ndim != 1 or not len(a): raise ConfigError(f"{what} must be a non-empty list of per-item credits (one number per question)")
+    if a.ndim != 1 or not len(a):
+        raise ConfigError(f"{what} must be a non-empty list of per-item credits (one number per question)")
     return a
 
 def paired_bootstrap(base, # per-item credits of the reference arm (e.g. unsteered)
@@ -60,7 +62,8 @@ def paired_bootstrap(base, # per-item credits of the reference arm (e.g. unsteer
                     ) -> tuple[float, list]:
     "`(gain, [lo, hi])`: the mean of `treat - base` and its paired percentile-bootstrap interval"
     a, b = _credits_array(base, "base"), _credits_array(treat, "treat")
-    if a.shape != b.shape: raise ConfigError(f"a paired comparison needs the same items in both arms, got {len(a)} and {len(b)}")
+    if a.shape != b.shape:
+        raise ConfigError(f"a paired comparison needs the same items in both arms, got {len(a)} and {len(b)}")
     if not isinstance(n_boot, int) or n_boot < 1: raise ConfigError(f"n_boot {n_boot!r}: must be an integer >= 1")
     d, rng = b - a, np.random.default_rng(seed)
     step = max(1, 20_000_000 // len(d))                    # draws per chunk: bounded memory on large domains
@@ -76,7 +79,8 @@ def mcnemar_exact(base_correct, # per-item right/wrong of the reference arm
                  ) -> float:
     "Two-sided exact McNemar p-value: the binomial tail of the discordant pairs (1.0 when there are none)"
     a, b = np.asarray(base_correct, dtype=bool), np.asarray(treat_correct, dtype=bool)
-    if a.shape != b.shape: raise ConfigError(f"a paired comparison needs the same items in both arms, got {a.shape} and {b.shape}")
+    if a.shape != b.shape:
+        raise ConfigError(f"a paired comparison needs the same items in both arms, got {a.shape} and {b.shape}")
     n10, n01 = int((a & ~b).sum()), int((~a & b).sum())
     n = n10 + n01
     if n == 0: return 1.0
@@ -99,8 +103,10 @@ def random_directions(vector, # [d_model] the chosen vector (its norm and size a
                       n:int, # how many
                       seed:int=42, # seed of the draw
                      ) -> torch.Tensor|list:
-    "`n` seeded random directions with the norm of `vector`: [n, d_model] float64 (for a dict: `n` dicts, one per layer)"
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0: raise ConfigError(f"--n_random {n!r}: must be an integer >= 0")
+    """`n` seeded random directions with the norm of `vector`: [n, d_model] float64 (for a dict: `n` dicts, one per
+    layer)"""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ConfigError(f"--n_random {n!r}: must be an integer >= 0")
     if isinstance(vector, dict):   # vectors at several layers: each layer's own norm, its own seeded draw
         per = {l: random_directions(v, n, seed + l) for l, v in vector.items()}
         return [{l: r[i] for l, r in per.items()} for i in range(n)]
@@ -134,7 +140,8 @@ def score_vectors(adapter:Adapter, # the model
                  ) -> list[tuple[float, list]]:
     "`(accuracy, records)` for each of `vectors` added at `layer`, the blocks before it run once per batch"
     check_items(items)
-    if any(isinstance(v, dict) for v in vectors):   # vectors at several layers (a control vector made elsewhere): full passes
+    # vectors at several layers (a control vector made elsewhere): full passes
+    if any(isinstance(v, dict) for v in vectors):
         return [_at_layers(adapter, items, v, coeff, batch_size, mode, max_new_tokens) for v in vectors]
     if mode == "generate":
         return [mcq_accuracy(adapter, items, batch_size, "generate", max_new_tokens, progress=False,
@@ -148,10 +155,11 @@ def score_vectors(adapter:Adapter, # the model
         h = block_input(adapter, e, layer)                                        # [batch, seq, d_model]
         b = h.shape[0]
         for grp in chunked(range(len(cvs)), max(1, batch_size // b)):
-            hs = torch.cat([h if cvs[j] is None else add_act(h, cvs[j]) for j in grp])   # [len(grp) * batch, seq, d_model]
+            # [len(grp) * batch, seq, d_model]
+            hs = torch.cat([h if cvs[j] is None else add_act(h, cvs[j]) for j in grp])
             enc = {k: e[k].repeat(len(grp), 1) for k in ("input_ids", "attention_mask")}
             for j, part in zip(grp, suffix_letters(adapter, enc, layer, hs, n_out).cpu().split(b)): lps[j].append(part)
-    return [score_letters(items, torch.cat(lp)) for lp in lps]                    # per vector: [n, 4] letter log-probs scored
+    return [score_letters(items, torch.cat(lp)) for lp in lps]  # per vector: [n, 4] letter log-probs scored
 
 # %% ../nbs/07b_heldout.ipynb #aee93506
 PERSONA_PROMPT = "You are {a} {role}."   # the default wording of the persona prompt
@@ -162,12 +170,14 @@ def persona_text(role:str, # the role, e.g. "data analyst"
     "The persona prompt for `role`: `wording` with {role} and {a} filled in"
     role = "" if role is None else " ".join(str(role).split())
     if not role:
-        raise ConfigError("the role is empty, so it cannot be put in the persona prompt: pass a role name, e.g. --role mathematician")
+        raise ConfigError("the role is empty, so it cannot be put in the persona prompt: pass a role name, e.g. --role "
+                          "mathematician")
     if "{role}" not in str(wording):
         raise ConfigError(f"--persona_prompt {wording!r} must contain {{role}}, e.g. {PERSONA_PROMPT!r}")
     try: return str(wording).format(role=role, a="an" if role[0].lower() in "aeiou" else "a")
     except (KeyError, IndexError, ValueError) as e:
-        raise ConfigError(f"--persona_prompt {wording!r}: only {{role}} and {{a}} can be filled in ({type(e).__name__}: {e})") from None
+        raise ConfigError(f"--persona_prompt {wording!r}: only {{role}} and {{a}} can be filled in "
+                          f"({type(e).__name__}: {e})") from None
 
 # %% ../nbs/07b_heldout.ipynb #f6297c89
 _PROBE = "Persona probe 7."
@@ -212,7 +222,8 @@ def answer_counts(records:list, # MCQ records of one arm or candidate
     gen = [r for r in records if "response" in r]
     if gen:
         cuts = [cut_off(r, tokenizer, max_new_tokens) for r in gen]
-        out.update(n_unparsed=sum(r.get("selected") == "unparsed" for r in gen), n_cut_off=None if None in cuts else sum(cuts))
+        out.update(n_unparsed=sum(r.get("selected") == "unparsed" for r in gen),
+                   n_cut_off=None if None in cuts else sum(cuts))
     return out
 
 # %% ../nbs/07b_heldout.ipynb #fff42361
@@ -236,7 +247,8 @@ def _arm(c:dict) -> dict: return {k: c[k] for k in ("accuracy", "gain", "ci95", 
 def _item_records(domain, ids, items, base, steer, pers=None, rand=None) -> list:
     "One record per question: its id and the credit (1 right, 0 wrong, 1/k tied) and answer of each arm"
     return [dict(domain=domain, id=i, target=it["target_score"], baseline=b["credit"], steered=s["credit"],
-                 persona=None if pers is None else pers[j]["credit"], random=None if rand is None else [r[j]["credit"] for r in rand],
+                 persona=None if pers is None else pers[j]["credit"],
+                 random=None if rand is None else [r[j]["credit"] for r in rand],
                  baseline_answer=b.get("selected"), steered_answer=s.get("selected"),
                  persona_answer=None if pers is None else pers[j].get("selected"))
             for j, (i, it, b, s) in enumerate(zip(ids, items, base, steer))]
@@ -267,9 +279,10 @@ def heldout_report(adapter:Adapter, # the model
     ids = list(range(len(items))) if ids is None else list(ids)
     if len(ids) != len(items): raise ConfigError(f"{len(ids)} ids for {len(items)} questions")
     text, rand = persona_text(role, persona_prompt), random_directions(vector, n_random, seed)
-    todo = {**({"baseline": None} if base_records is None else {}), **({"steered": vector} if steered_records is None else {}),
-            **{k: u for k, u in enumerate(rand)}}
-    got = dict(zip(todo, (r for _, r in score_vectors(adapter, items, layer, list(todo.values()), coeff, batch_size, mode, max_new_tokens)))) if todo else {}
+    todo = {**({"baseline": None} if base_records is None else {}),
+            **({"steered": vector} if steered_records is None else {}), **{k: u for k, u in enumerate(rand)}}
+    got = dict(zip(todo, (r for _, r in score_vectors(adapter, items, layer, list(todo.values()), coeff, batch_size,
+                                                      mode, max_new_tokens)))) if todo else {}
     base, steer = got.get("baseline", base_records), got.get("steered", steered_records)
     view, p_items, how = persona_prompting(adapter, items, text)
     pers = mcq_accuracy(view, p_items, batch_size, mode, max_new_tokens, progress=False)[1]
@@ -278,7 +291,8 @@ def heldout_report(adapter:Adapter, # the model
     rc = [compare(B, _credits(r), n_boot, seed) for r in rnd]
     gains = [c["gain"] for c in rc]
     count = lambda recs: answer_counts(recs, adapter.tokenizer, max_new_tokens)
-    report = dict(main, random=dict(n=n_random, accuracies=[c["accuracy"] for c in rc], gains=gains, ci95=[c["ci95"] for c in rc],
+    report = dict(main, random=dict(n=n_random, accuracies=[c["accuracy"] for c in rc], gains=gains,
+                                    ci95=[c["ci95"] for c in rc],
                                     median_gain=statistics.median(gains) if gains else None,
                                     percentile=percentile(main["accuracy"], [c["accuracy"] for c in rc])),
                   persona=dict(prompt=text, how=how, **_arm(per)),
@@ -286,13 +300,15 @@ def heldout_report(adapter:Adapter, # the model
     recs, off, pv = _item_records(domain, ids, items, base, steer, pers, rnd), {}, {}
     for d, its in (off_domain or {}).items():
         if isinstance(its, str): off[d] = dict(skipped=its); continue
-        (_, b_recs), (_, s_recs) = score_vectors(adapter, its, layer, [None, vector], coeff, batch_size, mode, max_new_tokens)
+        (_, b_recs), (_, s_recs) = score_vectors(adapter, its, layer, [None, vector], coeff, batch_size, mode,
+                                                 max_new_tokens)
         off[d] = compare(_credits(b_recs), _credits(s_recs), n_boot, seed); pv[d] = off[d]["p_value"]
         recs += _item_records(d, list((off_ids or {}).get(d) or range(len(its))), its, b_recs, s_recs)
     for d, p in holm(pv).items(): off[d].update(p_holm=p, significant_drop=bool(off[d]["gain"] < 0 and p < 0.05))
     report.update(off_domain=off, n_random=n_random, n_boot=n_boot, seed=seed, warnings=[
         f"the vector lowers accuracy on {d} by {-100 * o['gain']:.1f} points (95 % CI {100 * o['ci95'][0]:+.1f} to "
-        f"{100 * o['ci95'][1]:+.1f}, Holm-adjusted p = {o['p_holm']:.2g})" for d, o in off.items() if o.get("significant_drop")])
+        f"{100 * o['ci95'][1]:+.1f}, Holm-adjusted p = {o['p_holm']:.2g})"
+        for d, o in off.items() if o.get("significant_drop")])
     for w in report["warnings"]: warnings.warn(w, GuardrailWarning, stacklevel=2)
     return report, recs
 
@@ -306,7 +322,8 @@ def _p(p:float) -> str: return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p
 def headline(report:dict) -> str:
     "The gain, its interval and p-value, on how many questions: the first clause of the `verdict`"
     where = "questions it was also selected on" if report.get("select_on") == "test" else "held-out questions"
-    return f"gain {_pts(report['gain'])} points ({_ci(report['ci95'])}, {_p(report['p_value'])}) on {report['n_items']} {where}"
+    return (f"gain {_pts(report['gain'])} points ({_ci(report['ci95'])}, {_p(report['p_value'])}) "
+            f"on {report['n_items']} {where}")
 
 # %% ../nbs/07b_heldout.ipynb #6dee9408
 def verdict(report:dict, # a `heldout_report` (the `heldout` object of direction_metadata.json)
@@ -316,33 +333,43 @@ def verdict(report:dict, # a `heldout_report` (the `heldout` object of direction
     s = headline(r)
     rnd, per = r.get("random") or {}, r.get("persona")
     beats = sum(a < r["accuracy"] for a in rnd.get("accuracies") or [])
-    if rnd.get("n"): s += f"; random same-norm directions: median {_pts(rnd['median_gain'])} (the role vector beats {beats} of {rnd['n']})"
+    if rnd.get("n"):
+        s += (f"; random same-norm directions: median {_pts(rnd['median_gain'])} "
+              f"(the role vector beats {beats} of {rnd['n']})")
     if per: s += f"; persona prompt: {_pts(per['gain'])} ({_ci(per['ci95'])})"
     if lo > 0:
         s += ". The role vector improves accuracy"
         if rnd.get("n"): s += (" and beats every random direction" if beats == rnd["n"] else
-                               f", but {rnd['n'] - beats} of {rnd['n']} random directions do as well: the gain may not be specific to the role")
+                               f", but {rnd['n'] - beats} of {rnd['n']} random directions do as well: the gain may not "
+                               "be specific to the role")
     elif hi < 0: s += ". The role vector lowers accuracy"
-    else: s += f". Not distinguishable from no effect on {r['n_items']} questions (the interval includes 0); more questions (--n_test) narrow it"
+    else:
+        s += (f". Not distinguishable from no effect on {r['n_items']} questions (the interval includes 0); "
+              "more questions (--n_test) narrow it")
     if per and per["gain"] >= r["gain"]: s += "; prompting the role does at least as well"
     s += "."
     drops = [(d, o) for d, o in (r.get("off_domain") or {}).items() if o.get("significant_drop")]
-    if drops: s += " Off-domain: it lowers " + ", ".join(f"{d} by {-100 * o['gain']:.1f} points" for d, o in drops) + " (significant)."
-    if same: s = ("Selected and reported on the same questions (--select_on test, the original code's way), so the gain is "
-                  "biased upward: " + s)
+    if drops: s += " Off-domain: it lowers " + ", ".join(f"{d} by {-100 * o['gain']:.1f} points"
+                                                         for d, o in drops) + " (significant)."
+    if same: s = ("Selected and reported on the same questions (--select_on test, the original code's way), so the "
+                  "gain is biased upward: " + s)
     return s
 
 # %% ../nbs/07b_heldout.ipynb #6ed3a19b
 def plot_heldout(report:dict, # a `heldout_report`
                  title:str|None=None, # default: the domain and number of questions
                 ):
-    "Gain over the unsteered model with its 95 % interval: the role vector, the persona prompt, each random direction, each other domain"
+    """Gain over the unsteered model with its 95 % interval: the role vector, the persona prompt, each random direction,
+    each other domain"""
     import matplotlib.pyplot as plt
     rows = [("role vector", report["gain"], report["ci95"], "C3")]
-    if report.get("persona"): rows.append(("persona prompt", report["persona"]["gain"], report["persona"]["ci95"], "C0"))
+    if report.get("persona"):
+        rows.append(("persona prompt", report["persona"]["gain"], report["persona"]["ci95"], "C0"))
     rnd = report.get("random") or {}
-    rows += [(f"random {k + 1}", g, ci, "0.5") for k, (g, ci) in enumerate(zip(rnd.get("gains") or [], rnd.get("ci95") or []))]
-    rows += [(f"{d} (off-domain)", o["gain"], o["ci95"], "C1") for d, o in (report.get("off_domain") or {}).items() if "gain" in o]
+    rows += [(f"random {k + 1}", g, ci, "0.5")
+             for k, (g, ci) in enumerate(zip(rnd.get("gains") or [], rnd.get("ci95") or []))]
+    rows += [(f"{d} (off-domain)", o["gain"], o["ci95"], "C1")
+             for d, o in (report.get("off_domain") or {}).items() if "gain" in o]
     fig, ax = plt.subplots(figsize=(7, 1.2 + 0.32 * len(rows)))
     for y, (name, g, (lo, hi), color) in zip(range(len(rows) - 1, -1, -1), rows):
         ax.errorbar(100 * g, y, xerr=[[100 * max(0, g - lo)], [100 * max(0, hi - g)]], fmt="o", color=color, capsize=3)

@@ -86,7 +86,7 @@ def update_parameters_cell(path=None) -> Path:
     """Rewrite the `parameters` cell of the run notebook at `path` (default: `run_notebook_path()`) from the option
     classes"""
     path = Path(path or run_notebook_path())
-    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb = read_json(path, keys=("cells",))
     cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
     lines = parameters_source().split("\n")
     cell["source"] = [l + "\n" for l in lines[:-1]] + lines[-1:]
@@ -453,7 +453,7 @@ def submit(roles, cfg:RunConfig, scfg:SlurmConfig, jcfg=None, api=None, rep=None
     "Check, write and submit the role array; the job id (None when `resume_failed` finds nothing to do)"
     sbatch = require("sbatch")
     roles, cfg, text = prepare(roles, cfg, scfg, jcfg, api, rep, no_report)
-    name, old = scfg.job_name(cfg), None
+    name = scfg.job_name(cfg)
     if resume_failed:
         state = {r["role"]: r["state"] for r in slurm_status(cfg.out_dir, name)}
         skip = [r for r in roles if state.get(r) in ("done", "pending", "running")]
@@ -496,8 +496,8 @@ def queue_states(job_ids:list[str]) -> dict|None:
 # %% ../nbs/11_hpc.ipynb #12bc5615
 def report_ok(path) -> bool:
     "Whether the report at `path` exists and ran to its end"
-    try: nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError): return False
+    try: nb = read_json(path)
+    except (OSError, ConfigError): return False
     return not nb.get("metadata", {}).get("papermill", {}).get("exception")
 
 def run_stage(layout:RunLayout, cfg:RunConfig, report:bool=True) -> tuple[bool, str]:

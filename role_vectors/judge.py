@@ -83,7 +83,8 @@ def placeholder_positions(adapter, prompt:str=PATCHSCOPE_PROMPT, placeholder:str
 # %% ../nbs/08c_judge.ipynb #d4f82ba4
 def probe(adapter, vector, # [d_model] candidate direction (unnormalised, as in mean_diffs.pt)
           layer:int, coeff:float=1.0,
-          mode:str="all", # "all": every position, prompt and generated (the original code); "placeholder": the ⧫ tokens only
+          # "all": every position, prompt and generated (the original code); "placeholder": the ⧫ tokens only
+          mode:str="all",
           prompt:str=PATCHSCOPE_PROMPT, max_new_tokens:int=64) -> str:
     "The model's greedy answer to the patchscope prompt with `coeff * vector` added at block `layer`'s input"
     from role_vectors.steer import generate
@@ -123,7 +124,8 @@ def _field(c, name:str, default=None):
     "`c[name]` of a dict, `c.name` of an object"
     return c.get(name, default) if isinstance(c, Mapping) else getattr(c, name, default)
 
-def _judged(rec, judge_model) -> bool: return rec.get("label") in ("Yes", "No") and rec.get("judge_model") == judge_model
+def _judged(rec, judge_model) -> bool:
+    return rec.get("label") in ("Yes", "No") and rec.get("judge_model") == judge_model
 
 @contextmanager
 def _few_threads(adapter, max_params:int=20_000_000):
@@ -142,7 +144,8 @@ def judge_candidates(adapter, candidates:list, # the sweep's filtered evaluation
                      role:str, test:str,
                      client:ChatClient|None=None, # None: make_client() (the judge model defaults to JUDGE_MODEL)
                      offline:bool=False, # probe only; no API call
-                     probe_mode:str="all", # where the probe adds the vector: "all" positions or the "placeholder" tokens
+                     # where the probe adds the vector: "all" positions or the "placeholder" tokens
+                     probe_mode:str="all",
                      prompt:str=PATCHSCOPE_PROMPT, max_new_tokens:int=64,
                      baseline_response:str|None=None, # the unsteered answer; None: probed here
                      done:list|None=None, # records saved by an earlier run (resume)
@@ -150,19 +153,23 @@ def judge_candidates(adapter, candidates:list, # the sweep's filtered evaluation
                      progress:bool=True) -> list[dict]:
     "Probe each candidate and ask the judge whether its answer carries `role`: one record per candidate, in order"
     from tqdm.auto import tqdm
-    if probe_mode not in ("all", "placeholder"): raise ConfigError(f"probe_mode must be 'all' or 'placeholder', got {probe_mode!r}")
-    if offline: client = None; print("offline: no API calls are made; the probe answers are kept and the judge is skipped")
+    if probe_mode not in ("all", "placeholder"):
+        raise ConfigError(f"probe_mode must be 'all' or 'placeholder', got {probe_mode!r}")
+    if offline:
+        client = None; print("offline: no API calls are made; the probe answers are kept and the judge is skipped")
     else: client = client or make_client(hint=OFFLINE_HINT)
     judge_model = None if offline else (client.model or JUDGE_MODEL)
     on_record = on_record or (lambda rec: None)
-    rows = [(int(_field(c, "position")), int(_field(c, "layer")), float(_field(c, "coeff", 1.0)), c) for c in candidates]
+    rows = [(int(_field(c, "position")), int(_field(c, "layer")), float(_field(c, "coeff", 1.0)), c)
+            for c in candidates]
     settings = dict(prompt=prompt, mode=probe_mode, max_new_tokens=max_new_tokens)
     with _few_threads(adapter):
         base = baseline_response if baseline_response is not None else probe_baseline(adapter, prompt, max_new_tokens)
         earlier = {(r.get("position"), r.get("layer"), r.get("mode")): r for r in (done or [])}
         def reusable(pos, layer, c):
             r = earlier.get((pos, layer, probe_mode))
-            return r is not None and all(r.get(k) == v for k, v in dict(settings, coeff=c, baseline_response=base).items())
+            return r is not None and all(r.get(k) == v
+                                         for k, v in dict(settings, coeff=c, baseline_response=base).items())
         n_new = sum(not reusable(pos, layer, c) for pos, layer, c, _ in rows)
         print(f"probing {n_new} of {len(rows)} candidates for {role!r} ({len(rows) - n_new} kept from an earlier run): "
               f"{n_new} generation{'' if n_new == 1 else 's'} of up to {max_new_tokens} tokens")
@@ -173,8 +180,8 @@ def judge_candidates(adapter, candidates:list, # the sweep's filtered evaluation
                 a, b = _field(row, "addition_score"), _field(row, "baseline_score")
                 rec = dict(settings, role=role, test=test, position=pos, layer=layer, coeff=c, addition_score=a,
                            baseline_score=b, improves=a is not None and b is not None and a > b, baseline_response=base,
-                           response=probe(adapter, candidate_vector(mean_diffs, pos, layer), layer, c, probe_mode, prompt,
-                                          max_new_tokens),
+                           response=probe(adapter, candidate_vector(mean_diffs, pos, layer), layer, c, probe_mode,
+                                          prompt, max_new_tokens),
                            label=None, judge_answer=None, judge_error=None, judge_model=None)
                 recs.append(rec); on_record(rec); bar.update(1)
     todo = [] if offline else [r for r in recs if not _judged(r, judge_model)]
@@ -186,9 +193,9 @@ def judge_candidates(adapter, candidates:list, # the sweep's filtered evaluation
                    prompt=prompt, progress=progress, model=judge_model, on_result=arrived)
         if all(r["label"] == "Error" for r in recs):
             why = todo[0]["judge_error"] or "no [Yes] or [No] in its answer"
-            err = LLMError(f"The judge {judge_model} at {client.base_url} failed on all {len(todo)} candidates ({why}); "
-                           "nothing was judged. The probe answers are kept: check the key, the model name and the "
-                           "server, then run again to judge them.")
+            err = LLMError(f"The judge {judge_model} at {client.base_url} failed on all {len(todo)} candidates "
+                           f"({why}); nothing was judged. The probe answers are kept: check the key, the model name "
+                           "and the server, then run again to judge them.")
             err.records = recs
             raise err
     return recs

@@ -61,7 +61,8 @@ class ChatClient:
     reasks: int = 2               # extra asks when an answer arrives but cannot be parsed
     concurrency: int = 8          # questions worked on at once
     key_source: str = "argument"  # where the key came from (safe to show)
-    extra_body: dict|None = None  # merged into every request's body: a server's own options (vLLM's structured outputs, ...)
+    # merged into every request's body: a server's own options (vLLM's structured outputs, ...)
+    extra_body: dict|None = None
 
     @property
     def max_inflight(self) -> int:
@@ -102,7 +103,8 @@ def make_client(base_url:str|None=None, # None: OpenRouter's OpenAI-compatible e
     if not timeout > 0: raise ConfigError(f"timeout must be more than 0 seconds, got {timeout}")
     if isinstance(extra_body, str):
         try: extra_body = json.loads(extra_body)
-        except json.JSONDecodeError as e: raise ConfigError(f"--extra_body is not valid JSON ({e}); write a JSON object, e.g. '{{\"top_k\": 1}}'") from None
+        except json.JSONDecodeError as e: raise ConfigError(f"--extra_body is not valid JSON ({e}); write a JSON "
+                                                            f"object, e.g. '{{\"top_k\": 1}}'") from None
     if extra_body is not None and not isinstance(extra_body, dict):
         raise ConfigError(f"--extra_body must be a JSON object ({{...}}), got {type(extra_body).__name__}")
     key, src = resolve_api_key(api_key, api_key_env, env_file, hint)
@@ -143,7 +145,8 @@ def _retryable(e) -> bool:
     return s is not None and (s in RETRY_STATUSES or s >= 500)
 
 def _backoff(e, n:int) -> float:
-    "Seconds to wait before retry `n + 1`: the server's retry-after when it gives one, else 0.5 * 2**n (at most 8), jittered"
+    """Seconds to wait before retry `n + 1`: the server's retry-after when it gives one, else 0.5 * 2**n (at most 8),
+    jittered"""
     resp = getattr(e, "response", None)
     headers = getattr(resp, "headers", None) or {}
     for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
@@ -178,7 +181,8 @@ class Connection:
         c = self.client
         try: await asyncio.wait_for(self.slots.acquire(), c.timeout)
         except asyncio.TimeoutError:
-            raise _no_response_error("busy", self.url, f"Connection error: the server is still working on {len(self.open)} "
+            raise _no_response_error("busy", self.url,
+                                     f"Connection error: the server is still working on {len(self.open)} "
                                      "requests that timed out; no new request was sent") from None
         if c.extra_body: kw = {**kw, "extra_body": c.extra_body}
         t = asyncio.ensure_future(self.oa.chat.completions.create(**kw))
@@ -188,7 +192,8 @@ class Connection:
         return t.result()
 
     async def complete(self, **kw):
-        "One chat completion, tried again (at most `client.max_retries` times) on 408, 409, 429, 5xx, timeouts, dropped connections"
+        """One chat completion, tried again (at most `client.max_retries` times) on 408, 409, 429, 5xx, timeouts,
+        dropped connections"""
         from openai import APIConnectionError, APIStatusError
         for n in range(self.client.max_retries + 1):
             try: return await self._try(kw)
@@ -241,10 +246,11 @@ async def _ask_all(client, items, make_messages, parse, on_result, errors, progr
     except OpenAIError as e:
         status = getattr(e, "status_code", None)
         retried = _retryable(e)
-        raise LLMError(redact(f"The API at {client.base_url} failed ({type(e).__name__}{f' {status}' if status else ''}: "
-                              f"{e}){f' after {client.max_retries} retries' if retried else ''}. Check the key, the model "
-                              "name and the server; answers already received are kept, so running the same call again "
-                              "resumes.", client.api_key)) from None
+        raise LLMError(redact(f"The API at {client.base_url} failed "
+                              f"({type(e).__name__}{f' {status}' if status else ''}: "
+                              f"{e}){f' after {client.max_retries} retries' if retried else ''}. Check the key, the "
+                              "model name and the server; answers already received are kept, so running the same call "
+                              "again resumes.", client.api_key)) from None
     finally:   # also on Ctrl-C (cancelled) and on an exception raised by on_result
         for t in tasks: t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

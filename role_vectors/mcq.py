@@ -25,7 +25,8 @@ def check_items(items:list, # MCQ records {"instruction", "target_score", ...}
                ) -> list:
     "Validate MCQ records (string instruction listing options A-D, target_score in A-D); ConfigError names the item"
     if isinstance(items, (str, dict)) or not isinstance(items, (list, tuple)):
-        raise ConfigError(f"MCQ items must be a list of records, got {type(items).__name__}; load them with load_mcq(domain)")
+        raise ConfigError(f"MCQ items must be a list of records, got {type(items).__name__}; load them with "
+                          "load_mcq(domain)")
     if not items: raise ConfigError("No MCQ items to score: pass at least one {'instruction', 'target_score'} record")
     bad = [(i, p) for i, it in enumerate(items) if (p := mcq_problem(it))]
     if bad:
@@ -54,7 +55,8 @@ def forward_letters(adapter:Adapter, # the model
     "One forward pass; log-probabilities of A-D at the last position, float32: [batch, 4]"
     with torch.inference_mode(), _contiguous_head(adapter.model):
         out = adapter.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
-                            position_ids=position_ids(enc["attention_mask"]), use_cache=False, **_keep_last(adapter.model))
+                            position_ids=position_ids(enc["attention_mask"]), use_cache=False,
+                            **_keep_last(adapter.model))
     logits = out.logits[:, -1, :].float()                                  # [batch, vocab]
     return torch.log_softmax(logits, dim=-1)[:, adapter.answer_toks]       # [batch, 4]
 
@@ -64,7 +66,8 @@ _STEER_KEYS = {"vector", "layer", "coeff", "direction", "positions"}
 def _steered(adapter, kw:dict):
     "`steering(adapter, **kw)`, or nothing when `kw` is empty"
     bad = set(kw) - _STEER_KEYS
-    if bad: raise ConfigError(f"Unknown steering option(s) {sorted(bad)}; valid: {sorted(_STEER_KEYS)} (see role_vectors.steer.steering)")
+    if bad: raise ConfigError(f"Unknown steering option(s) {sorted(bad)}; valid: {sorted(_STEER_KEYS)} (see "
+                              "role_vectors.steer.steering)")
     return steering(adapter, **kw) if kw else contextlib.nullcontext()
 
 
@@ -79,7 +82,8 @@ def letter_logprobs(adapter:Adapter, # the model
     if not texts: raise ConfigError("No instructions to score")
     out = []
     _steered(adapter, steering)   # check the options before the first batch
-    for batch in tqdm(list(chunked(texts, check_batch_size(batch_size))), desc="MCQ", disable=not progress, leave=False):
+    for batch in tqdm(list(chunked(texts, check_batch_size(batch_size))), desc="MCQ", disable=not progress,
+                      leave=False):
         with _steered(adapter, steering):   # per batch: `positions` are indices into this batch's prompts
             out.append(forward_letters(adapter, adapter.tokenize(batch)).cpu())
     return torch.cat(out)                                                  # [n, 4]
@@ -88,7 +92,8 @@ def letter_logprobs(adapter:Adapter, # the model
 def score_letters(items:list, # MCQ records
                   logprobs:torch.Tensor, # [n, 4] letter log-probabilities, e.g. from `letter_logprobs`
                  ) -> tuple[float, list[dict]]:
-    "Accuracy and per-item records: the answer is the most probable letter; a tie of `k` letters with the target among them counts 1/k"
+    """Accuracy and per-item records: the answer is the most probable letter; a tie of `k` letters with the target
+    among them counts 1/k"""
     if tuple(logprobs.shape) != (len(items), 4):
         raise ConfigError(f"expected letter log-probs of shape ({len(items)}, 4), got {tuple(logprobs.shape)}")
     nan = torch.isnan(logprobs).any(-1).tolist()
@@ -140,22 +145,27 @@ def parse_answer(text:str, # a generated reply
 def mcq_accuracy(adapter:Adapter, # the model
                  items:list, # MCQ records {"instruction", "target_score"}
                  batch_size:int=32, # prompts per forward pass (or per generate call)
-                 mode:str="prob", # "prob": the most probable letter (ties shared, see `score_letters`); "generate": greedy generation, then `parse_answer`
+                 # "prob": the most probable letter (ties shared, see `score_letters`); "generate": greedy generation,
+                 # then `parse_answer`
+                 mode:str="prob",
                  max_new_tokens:int=256, # generation length in "generate" mode
                  progress:bool=True, # show a progress bar
                  **steering, # vector/layer/coeff/direction/positions, as for `role_vectors.steer.steering`
                 ) -> tuple[float, list[dict]]:
-    "Accuracy on `items` (the mean per-item credit) and a record per item (instruction, target, selected, probs or response, correct, credit)"
+    """Accuracy on `items` (the mean per-item credit) and a record per item (instruction, target, selected, probs or
+    response, correct, credit)"""
     check_items(items)
     if mode == "prob":
         return score_letters(items, letter_logprobs(adapter, items, batch_size, progress, **steering))
     if mode != "generate": raise ConfigError(f"mode must be 'prob' or 'generate', not {mode!r}")
     bad = set(steering) - _STEER_KEYS
     if bad: raise ConfigError(f"Unknown steering option(s) {sorted(bad)}; valid: {sorted(_STEER_KEYS)}")
-    outs = generate(adapter, texts_of(items), max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress, **steering)
+    outs = generate(adapter, texts_of(items), max_new_tokens=max_new_tokens, batch_size=batch_size,
+                    progress=progress, **steering)
     recs = []
     for it, o in zip(items, outs):
         sel = parse_answer(o["response"])
         recs.append(dict(instruction=it["instruction"], target=it["target_score"], selected=sel,
-                         response=o["response"], correct=sel == it["target_score"], credit=float(sel == it["target_score"])))
+                         response=o["response"], correct=sel == it["target_score"],
+                         credit=float(sel == it["target_score"])))
     return sum(r["credit"] for r in recs) / len(recs), recs

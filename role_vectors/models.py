@@ -6,7 +6,7 @@ Docs: https://role-vectors.github.io/role-vectors/models.html.md"""
 
 # %% ../nbs/03_models.ipynb #67c60b2d
 from __future__ import annotations
-import dataclasses, json, os, re, socket, threading, warnings
+import dataclasses, json, os, socket, threading, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import torch
@@ -28,14 +28,19 @@ class Family:
     attn: str = "self_attn"                # a block's attention module (its output is ablated)
     mlp: str = "mlp"                       # a block's MLP module (its output is ablated)
     fallback_template: str|None = None     # `TEMPLATES` name for a tokenizer without a chat template
-    writers: tuple|None = None             # (attention output proj, MLP output proj) when both write to the stream directly
+    # (attention output proj, MLP output proj) when both write to the stream directly
+    writers: tuple|None = None
     why_not_ablate: str|None = None        # when `writers` is None: why weight orthogonalisation is not the ablation
-    pos_embed: str|None = None             # a position embedding that writes to the stream too (GPT-2: "transformer.wpe")
+    # a position embedding that writes to the stream too (GPT-2: "transformer.wpe")
+    pos_embed: str|None = None
     embed_bake: bool = False               # a vector at layer 0 can be baked into the embedding rows
-    bake: str|None = None                  # layer >= 1: "bias" (on the MLP writer), "as_llama" (rebuilt as a Llama), None
+    # layer >= 1: "bias" (on the MLP writer), "as_llama" (rebuilt as a Llama), None
+    bake: str|None = None
     why_not_bake: str|None = None          # when `bake` is None: why no bias reproduces activation addition
-    mlp_bias: tuple|None = None            # bake="bias": (config flag creating the MLP biases or None, the projections it governs)
-    llama_kwargs: dict = field(default_factory=dict)  # bake="as_llama": `LlamaConfig` settings that make it this architecture
+    # bake="bias": (config flag creating the MLP biases or None, the projections it governs)
+    mlp_bias: tuple|None = None
+    # bake="as_llama": `LlamaConfig` settings that make it this architecture
+    llama_kwargs: dict = field(default_factory=dict)
     tiny: str|None = None                  # transformers config class of a tiny test model (`testing.tiny_config`)
     tiny_kwargs: dict = field(default_factory=dict)   # settings for that config beyond the common small sizes
 
@@ -43,7 +48,8 @@ class Family:
         if self.bake not in (None, "bias", "as_llama"):
             raise ConfigError(f"Family.bake is 'bias', 'as_llama' or None, got {self.bake!r}")
         if self.bake == "bias" and (self.mlp_bias is None or self.writers is None):
-            raise ConfigError("Family(bake='bias') needs mlp_bias=(flag or None, projections) and writers=(attn_out, mlp_out)")
+            raise ConfigError("Family(bake='bias') needs mlp_bias=(flag or None, projections) and "
+                              "writers=(attn_out, mlp_out)")
 
 # %% ../nbs/03_models.ipynb #56b98a37
 _W = ("o_proj", "down_proj")   # the attention and MLP output projections of Llama-like blocks
@@ -66,21 +72,26 @@ FAMILIES = {
                       why_not_bake="Gemma " + _NO_MLP_BIAS, tiny="GemmaConfig"),
     "gemma2":  Family("model.layers", fallback_template="gemma", embed_bake=True,
                       why_not_bake=f"Gemma 2 {_POST_NORMS}, so no bias reproduces activation addition",
-                      why_not_ablate=f"Gemma 2 {_POST_NORMS}, so orthogonalising its weights is not the hooked ablation",
+                      why_not_ablate=f"Gemma 2 {_POST_NORMS}, so orthogonalising its weights is not the "
+                                     "hooked ablation",
                       tiny="Gemma2Config", tiny_kwargs=_GEMMA_TINY),
     "gemma3_text": Family("model.layers", fallback_template="gemma", embed_bake=True,
                       why_not_bake=f"Gemma 3 {_POST_NORMS}, so no bias reproduces activation addition",
-                      why_not_ablate=f"Gemma 3 {_POST_NORMS}, so orthogonalising its weights is not the hooked ablation",
+                      why_not_ablate=f"Gemma 3 {_POST_NORMS}, so orthogonalising its weights is not the "
+                                     "hooked ablation",
                       tiny="Gemma3TextConfig", tiny_kwargs=_GEMMA_TINY),
     "phi3":    Family("model.layers", fallback_template="phi3", writers=_W, embed_bake=True,
-                      why_not_bake="Phi-3's projections (fused qkv_proj/gate_up_proj, o_proj, down_proj) have no bias option",
+                      why_not_bake="Phi-3's projections (fused qkv_proj/gate_up_proj, o_proj, down_proj) have no "
+                                   "bias option",
                       tiny="Phi3Config"),
-    "gpt2":    Family("transformer.h", attn="attn", mlp="mlp", writers=("c_proj", "c_proj"), pos_embed="transformer.wpe",
+    "gpt2":    Family("transformer.h", attn="attn", mlp="mlp", writers=("c_proj", "c_proj"),
+                      pos_embed="transformer.wpe",
                       embed_bake=True, bake="bias", mlp_bias=(None, ("c_fc", "c_proj")), tiny="GPT2Config"),
     # Gemma 3 checkpoints with a vision tower (Gemma3ForConditionalGeneration): the text decoder's blocks
     "gemma3":  Family("model.language_model.layers", fallback_template="gemma",
                       why_not_bake=f"Gemma 3 {_POST_NORMS}, so no bias reproduces activation addition",
-                      why_not_ablate=f"Gemma 3 {_POST_NORMS}, so orthogonalising its weights is not the hooked ablation"),
+                      why_not_ablate=f"Gemma 3 {_POST_NORMS}, so orthogonalising its weights is not the hooked "
+                                     "ablation"),
     # The original Qwen (remote code: `trust_remote_code=True`); cannot be tested offline here.
     "qwen":    Family("transformer.h", attn="attn", mlp="mlp", fallback_template="chatml"),
 }
@@ -88,7 +99,8 @@ FAMILIES = {
 
 # %% ../nbs/03_models.ipynb #e24c1e59
 TEMPLATES = {
-    "llama3": "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n{instruction}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+    "llama3": ("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n{instruction}<|eot_id|>"
+               "<|start_header_id|>assistant<|end_header_id|>\n\n"),
     "llama2": "[INST] {instruction} [/INST] ",
     "mistral": "[INST] {instruction} [/INST]",
     "gemma": "<bos><start_of_turn>user\n{instruction}<end_of_turn>\n<start_of_turn>model\n",
@@ -125,8 +137,9 @@ def guess_family(model:nn.Module) -> Family:
     name, blocks = max(cands, key=lambda o: len(o[1]))
     attn, mlp = _child_like(blocks[0], ("attn", "attention")), _child_like(blocks[0], ("mlp", "feed_forward", "ffn"))
     if attn is None or mlp is None:
-        raise ConfigError(f"Found blocks at {name!r} but no attention/MLP child in {[n for n,_ in blocks[0].named_children()]}; "
-                          "pass family=dict(blocks=..., attn=..., mlp=...)")
+        raise ConfigError(f"Found blocks at {name!r} but no attention/MLP "
+                          f"child in {[n for n,_ in blocks[0].named_children()]}; pass family=dict(blocks=..., "
+                          "attn=..., mlp=...)")
     return Family(blocks=name, attn=attn, mlp=mlp)
 
 # %% ../nbs/03_models.ipynb #c54bd509
@@ -136,7 +149,8 @@ def as_family(family, # a `Family`, or a dict of some of its fields
     "`family` as a `Family`: a dict overrides those fields of `base`; without a `base` it needs at least `blocks`"
     if isinstance(family, Family): return family
     if not isinstance(family, dict):
-        raise ConfigError(f"family must be a Family or a dict like dict(blocks=..., attn=..., mlp=...), got {type(family).__name__}")
+        raise ConfigError("family must be a Family or a dict like dict(blocks=..., attn=..., mlp=...), got "
+                          f"{type(family).__name__}")
     names = [f.name for f in dataclasses.fields(Family)]
     unknown = [k for k in family if k not in names]
     if unknown: raise ConfigError(f"family has unknown keys {unknown}; a family row has {names}")
@@ -209,10 +223,10 @@ def find_eoi_toks(tokenizer, chat_template=None, family=None) -> list[int]:
     eoi = tokenizer.encode(suffix, add_special_tokens=False)
     full = tokenizer.encode(text, add_special_tokens=_add_special(tokenizer, text))
     if not eoi or full[-len(eoi):] != eoi:
-        raise ConfigError(f"{_template_name(tokenizer, chat_template, family)} puts {suffix!r} after the user's message, and "
-                          f"{type(tokenizer).__name__} does not tokenize it the same alone and in context (is the template "
-                          "this model's?); pass --chat_template (chat_template=) with a template whose post-instruction "
-                          "part starts a token")
+        raise ConfigError(f"{_template_name(tokenizer, chat_template, family)} puts {suffix!r} after the user's "
+                          f"message, and {type(tokenizer).__name__} does not tokenize it the same alone and in context "
+                          "(is the template this model's?); pass --chat_template (chat_template=) with a template "
+                          "whose post-instruction part starts a token")
     return eoi
 
 # %% ../nbs/03_models.ipynb #df47a745
@@ -236,7 +250,8 @@ def position_ids(attention_mask:torch.Tensor) -> torch.Tensor:
 class Adapter:
     "A chat model plus what the method needs to know about it"
     def __init__(self, model, tokenizer,
-                 family:Family|dict|None=None, # the model's row (default: `FAMILIES[model_type]`, else a guess); a dict overrides fields
+                 # the model's row (default: `FAMILIES[model_type]`, else a guess); a dict overrides fields
+                 family:Family|dict|None=None,
                  chat_template:str|None=None, # a `TEMPLATES` name, a format string with {instruction}, or Jinja
                  system:str|None=None): # optional system prompt (Jinja templates only)
         self.model, self.tokenizer, self.chat_template, self.system = model, tokenizer, chat_template, system
@@ -255,9 +270,9 @@ class Adapter:
         self.template_source = template_source(tokenizer, chat_template, f)
         if self.template_source.startswith("fallback:"):
             name = self.template_source.split(":", 1)[1]
-            warnings.warn(f"{type(tokenizer).__name__} has no chat template, so prompts use the fallback template {name!r} "
-                          f"of the {self.model_type!r} family ({TEMPLATES[name]!r}); if that is not this model's chat "
-                          f"format, pass --chat_template (chat_template=): {_CHOOSE}.", stacklevel=2)
+            warnings.warn(f"{type(tokenizer).__name__} has no chat template, so prompts use the fallback template "
+                          f"{name!r} of the {self.model_type!r} family ({TEMPLATES[name]!r}); if that is not this "
+                          f"model's chat format, pass --chat_template (chat_template=): {_CHOOSE}.", stacklevel=2)
         self.eoi_toks = find_eoi_toks(tokenizer, chat_template, f)
         self.answer_toks = find_answer_toks(tokenizer)
 
@@ -309,8 +324,8 @@ def resolve_model_path(model_path:str) -> str:
                               "a Hugging Face id like 'meta-llama/Llama-3.2-1B-Instruct', or 'demo'")
         return str(p)
     if str(model_path).startswith((".", "/", "~")) or str(model_path).count("/") > 1:
-        raise ConfigError(f"Model {model_path!r} is neither a local folder nor a Hugging Face id ('org/name' or 'name'); "
-                          "pass a folder with config.json, an id like 'Qwen/Qwen2.5-1.5B-Instruct', or 'demo'")
+        raise ConfigError(f"Model {model_path!r} is neither a local folder nor a Hugging Face id ('org/name' or "
+                          "'name'); pass a folder with config.json, an id like 'Qwen/Qwen2.5-1.5B-Instruct', or 'demo'")
     return str(model_path)
 
 # %% ../nbs/03_models.ipynb #23ea6052
@@ -320,7 +335,8 @@ def _hub_reachable(timeout:float=3.0) -> bool:
     u = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
     ok = []
     def connect():
-        try: socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)), timeout=timeout).close(); ok.append(1)
+        try: socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)),
+                                      timeout=timeout).close(); ok.append(1)
         except (OSError, ValueError): pass
     t = threading.Thread(target=connect, daemon=True); t.start(); t.join(timeout + 0.5)
     return bool(ok)
@@ -329,7 +345,8 @@ def _offline() -> str|None:
     "Why the hub cannot be reached, or None if it may be"
     for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         if os.environ.get(k, "").strip().upper() in ("1", "ON", "YES", "TRUE"): return f"{k} is set"
-    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")): return None  # let the proxy try
+    # let the proxy try
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")): return None
     return None if _hub_reachable() else "the hub cannot be reached (no network)"
 
 def _in_hub_cache(repo_id:str, cache_dir=None) -> bool:
@@ -343,7 +360,8 @@ def _first_line(e) -> str: return str(e).strip().splitlines()[0] if str(e).strip
 
 def load_model(model_path:str, # HF id, local folder, a .gguf file, or "demo"
                dtype=None, # e.g. "bfloat16"; None: the checkpoint's own
-               device_map=None, # e.g. "auto" (needs `accelerate`); None: the whole model on cuda when available, else cpu
+               # e.g. "auto" (needs `accelerate`); None: the whole model on cuda when available, else cpu
+               device_map=None,
                trust_remote_code:bool=False, # needed for the original Qwen (model_type "qwen")
                family:Family|dict|None=None, # override the family row, e.g. dict(blocks=..., attn=..., mlp=...)
                chat_template:str|None=None, # override or supply the chat template
@@ -354,22 +372,24 @@ def load_model(model_path:str, # HF id, local folder, a .gguf file, or "demo"
     kw = {} if device_map is None else dict(device_map=device_map)  # a device_map needs `accelerate`
     why = None if Path(path).exists() else _offline()   # a hub id: can the hub be reached?
     if why and not _in_hub_cache(path):
-        raise ConfigError(f"Cannot load {model_path!r}: it is neither a local folder nor in the Hugging Face cache, and {why}. "
-                          f"Pass a local folder (a snapshot saved with save_pretrained) or 'demo', or download it first "
-                          f"where there is network (`hf download {model_path}`).")
+        raise ConfigError(f"Cannot load {model_path!r}: it is neither a local folder nor in the Hugging Face cache, "
+                          f"and {why}. Pass a local folder (a snapshot saved with save_pretrained) or 'demo', or "
+                          f"download it first where there is network (`hf download {model_path}`).")
     hub = dict(local_files_only=True) if why else {}     # cached: load it without asking the hub
-    if path.endswith(".gguf"): path, hub = str(Path(path).parent), dict(hub, gguf_file=Path(path).name)   # dequantized on load
+    # dequantized on load
+    if path.endswith(".gguf"): path, hub = str(Path(path).parent), dict(hub, gguf_file=Path(path).name)
     from transformers import AutoModelForCausalLM, AutoTokenizer
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, **hub)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=_dtype(dtype), trust_remote_code=trust_remote_code, **hub, **kw)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=_dtype(dtype), trust_remote_code=trust_remote_code,
+                                                     **hub, **kw)
     except OSError as e:
         raise ConfigError(f"Could not load {model_path!r}: {_first_line(e)} Without network, pass a local folder "
                           "(a snapshot saved with save_pretrained) or 'demo'.") from None
     except ValueError as e:
         if "trust_remote_code" in str(e) or "model type" in str(e):
-            raise ConfigError(f"Could not load {model_path!r}: {_first_line(e)} If it uses custom code (e.g. the original "
-                              "Qwen), pass trust_remote_code=True (--trust_remote_code).") from None
+            raise ConfigError(f"Could not load {model_path!r}: {_first_line(e)} If it uses custom code (e.g. the "
+                              "original Qwen), pass trust_remote_code=True (--trust_remote_code).") from None
         raise
     if device_map is None: model.to("cuda" if torch.cuda.is_available() else "cpu")
     model.eval().requires_grad_(False)
@@ -409,8 +429,9 @@ def check_prompt_lengths(adapter:Adapter, # the model
                               f"{limit} tokens the model takes (max_position_embeddings): shorten it or remove it")
 
 # %% ../nbs/03_models.ipynb #52c95539
-CONFIG_KEYS = ("model_type", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-               "num_key_value_heads", "head_dim")   # the architecture's shapes, what a vector is tied to
+# the architecture's shapes, what a vector is tied to
+CONFIG_KEYS = ("model_type", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+               "num_attention_heads", "num_key_value_heads", "head_dim")
 
 def config_sha256(config) -> str:
     "sha256 of the `CONFIG_KEYS` of a model's (text) config: equal for every dtype and fine-tune of one architecture"
@@ -429,7 +450,8 @@ def chat_template_text(adapter:Adapter) -> str:
 def model_fingerprint(adapter:Adapter) -> dict:
     "What ties a vector to its model: type, config hash, hub revision, sizes, chat template and post-instruction tokens"
     cfg = adapter.model.config
-    return dict(model_type=adapter.model_type, config_sha256=config_sha256(cfg), model_revision=getattr(cfg, "_commit_hash", None),
+    return dict(model_type=adapter.model_type, config_sha256=config_sha256(cfg),
+                model_revision=getattr(cfg, "_commit_hash", None),
                 d_model=adapter.d_model, n_layers=adapter.n_layers, chat_template_source=adapter.template_source,
                 chat_template_sha256=sha256_of(chat_template_text(adapter)),
                 eoi_tokens=adapter.tokenizer.convert_ids_to_tokens(adapter.eoi_toks))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math, time, contextlib, functools
 from dataclasses import dataclass
 import torch
-from torch import nn
 from fastcore.basics import chunked
 from tqdm.auto import tqdm
 from .config import ConfigError
@@ -36,11 +35,14 @@ def candidate_grid(mean_diffs, # [n_pos, n_layers, d_model] candidates from `dif
     layers = list(range(n_layers // 2, n_layers)) if layers is None else list(layers)
     coeffs = [float(a) for a in ([coeffs] if isinstance(coeffs, (int, float)) else coeffs)]
     bad_p = [p for p in positions if isinstance(p, bool) or not isinstance(p, int) or not -n_pos <= p < 0]
-    if bad_p: raise ConfigError(f"positions {bad_p} are not post-instruction positions: use negative ints in {-n_pos}..-1")
+    if bad_p:
+        raise ConfigError(f"positions {bad_p} are not post-instruction positions: use negative ints in {-n_pos}..-1")
     bad_l = [l for l in layers if isinstance(l, bool) or not isinstance(l, int) or not 0 <= l < n_layers]
     if bad_l: raise ConfigError(f"layers {bad_l} are not block indices: use ints in 0..{n_layers - 1}")
-    if not positions or not layers or not coeffs: raise ConfigError("nothing to sweep: positions, layers and coeffs must be non-empty")
-    if any(not math.isfinite(a) for a in coeffs): raise ConfigError(f"coefficients must be finite numbers, got {coeffs}")
+    if not positions or not layers or not coeffs:
+        raise ConfigError("nothing to sweep: positions, layers and coeffs must be non-empty")
+    if any(not math.isfinite(a) for a in coeffs):
+        raise ConfigError(f"coefficients must be finite numbers, got {coeffs}")
     return [(p, l, a) for a in dict.fromkeys(coeffs) for p in dict.fromkeys(positions) for l in dict.fromkeys(layers)]
 
 # %% ../nbs/07_select.ipynb #552af337
@@ -113,7 +115,8 @@ def block_input(adapter:Adapter, # the model
                 h:torch.Tensor|None=None, # ... and `h`, the input of block `start`, is injected there
                 n_out:int=0, # what a block returns (see `role_vectors.trace.skip_blocks`)
                ) -> torch.Tensor:
-    "The input of block `layer` (`resid_pre[layer]`) for a batch, computed from `h` at block `start` if given: [batch, seq, d_model]"
+    """The input of block `layer` (`resid_pre[layer]`) for a batch, computed from `h` at block `start` if given:
+    [batch, seq, d_model]"""
     with contextlib.ExitStack() as st:
         if h is not None:
             st.enter_context(skip_blocks(adapter.blocks, start, n_out))
@@ -142,7 +145,8 @@ def _desc_scores(add, abl) -> str:
     "What the progress bar counts: scores, not candidates (a candidate at coeff 1 has two)"
     return f"scores ({len(add)} additions + {len(abl)} ablations)"
 
-def _score_naive(adapter, cands:Candidates, items, add, abl, batch_size=32, progress=True, mode="prob", max_new_tokens=256):
+def _score_naive(adapter, cands:Candidates, items, add, abl, batch_size=32, progress=True, mode="prob",
+                 max_new_tokens=256):
     "Score candidates the original code's way: a full steered pass per candidate and batch"
     kw = dict(batch_size=batch_size, mode=mode, max_new_tokens=max_new_tokens, progress=False)
     jobs = [(c, "addition") for c in add] + [(c, "ablation") for c in abl]
@@ -182,7 +186,8 @@ def _score_fast(adapter, cands:Candidates, items, add, abl, batch_size=32, progr
                     bar.update(); yield Scored("addition", p, l, a, *score_letters(items, lp))
             for p, _, a in abl_at.get(l, []):
                 bar.update()
-                yield Scored("ablation", p, l, a, *ablation_accuracy(adapter, items, cands.vector(p, l), batch_size=batch_size, progress=False))
+                yield Scored("ablation", p, l, a, *ablation_accuracy(adapter, items, cands.vector(p, l),
+                                                                     batch_size=batch_size, progress=False))
 
 # %% ../nbs/07_select.ipynb #14836297
 def sweep_cost(n_items:int, # questions
@@ -220,8 +225,8 @@ def describe_cost(cost:dict, n_add:int, n_abl:int, n_items:int, batch_size:int, 
     "One line: what a sweep will score and run (`cost` from `sweep_cost`)"
     what = "generate calls" if mode == "generate" else "forward passes"
     parts = ", ".join(f"{v} {k}" for k, v in cost["passes"].items() if v)
-    return (f"sweep: {n_add} addition{'s' * (n_add != 1)} + {n_abl} ablation{'s' * (n_abl != 1)} on {n_items} questions (batches of {batch_size}): "
-            f"{cost['n_passes']} {what} ({parts})" +
+    return (f"sweep: {n_add} addition{'s' * (n_add != 1)} + {n_abl} ablation{'s' * (n_abl != 1)} on {n_items} "
+            f"questions (batches of {batch_size}): {cost['n_passes']} {what} ({parts})" +
             ("" if mode == "generate" else f" = {cost['blocks']:,} block passes (a full pass: {n_layers})"))
 
 
@@ -256,21 +261,25 @@ def sweep(adapter:Adapter, # the model
                           f"and d_model {adapter.d_model}: were the candidates computed on another model?")
     if mode not in ("prob", "generate"): raise ConfigError(f"mode must be 'prob' or 'generate', not {mode!r}")
     check_batch_size(batch_size)
-    done, emit, t0, say = dict(done or {}), on_score or (lambda s: None), time.perf_counter(), tqdm.write if progress else (lambda s: None)
+    done, emit, t0, say = (dict(done or {}), on_score or (lambda s: None), time.perf_counter(),
+                           tqdm.write if progress else (lambda s: None))
     if (bad := [k for k, v in done.items() if not isinstance(v, Scored)]):
         raise ConfigError(f"done must map (position, layer, coeff, kind) to Scored results; {bad[:3]} do not")
     if baseline is not None and not (isinstance(baseline, Scored) and baseline.kind == "baseline"):
-        raise ConfigError(f"baseline must be a Scored of kind 'baseline' (as on_score received it), got {baseline!r:.80}")
+        raise ConfigError("baseline must be a Scored of kind 'baseline' (as on_score received it), got "
+                          f"{baseline!r:.80}")
     add = [c for c in grid if (*c, "addition") not in done]
     abl = [c for c in grid if "ablation" in _kinds(c[2], ablation) and (*c, "ablation") not in done]
     fast, n, L = fast and mode == "prob", len(items), adapter.n_layers
     fuse = fast and bool(add) and baseline is None     # the baseline comes out of the prefix walk
     blocks = lambda ad, ab, base=False: sweep_cost(n, batch_size, L, ad, ab, base, fast)["blocks"]
     if add or abl or baseline is None:
-        say(describe_cost(sweep_cost(n, batch_size, L, add, abl, baseline is None, fast), len(add), len(abl), n, batch_size, L, mode))
+        say(describe_cost(sweep_cost(n, batch_size, L, add, abl, baseline is None, fast), len(add), len(abl), n,
+                          batch_size, L, mode))
     base_blocks = 0 if baseline is not None or fuse else blocks([], [], True)
     if baseline is None and not fuse:
-        baseline = Scored("baseline", None, None, None, *mcq_accuracy(adapter, items, batch_size, mode, max_new_tokens, progress=False))
+        baseline = Scored("baseline", None, None, None,
+                          *mcq_accuracy(adapter, items, batch_size, mode, max_new_tokens, progress=False))
         emit(baseline)
     if add or abl:
         scorer, first = (functools.partial(_score_fast, baseline=fuse) if fast else _score_naive), True
@@ -284,8 +293,9 @@ def sweep(adapter:Adapter, # the model
                 one = blocks([s.key[:3]], []) if s.kind == "addition" else blocks([], [s.key[:3]])
                 spent = base_blocks + fused + one
                 left = base_blocks + blocks(add, abl, fuse) - spent
-                say(f"first candidate scored after {duration(time.perf_counter() - t0)}; the other {len(add) + len(abl) - 1} "
-                    f"scores: about {duration((time.perf_counter() - t0) * left / spent)} more")
+                say(f"first candidate scored after {duration(time.perf_counter() - t0)}; the other "
+                    f"{len(add) + len(abl) - 1} scores: about "
+                    f"{duration((time.perf_counter() - t0) * left / spent)} more")
     rows = []
     for p, l, a in grid:
         ad = done[(p, l, a, "addition")]
@@ -302,6 +312,7 @@ class NoCandidateError(ConfigError):
 def _isnan(x) -> bool: return isinstance(x, float) and math.isnan(x)
 
 def layer_limit(n_layers, prune_layer_percentage):
+    "The first layer the filters never choose: the last `prune_layer_percentage` of the blocks are left out"
     if not 0 <= prune_layer_percentage <= 1:
         raise ConfigError(f"prune_layer_percentage must be in [0, 1], got {prune_layer_percentage}")
     return int(n_layers * (1 - prune_layer_percentage))
@@ -332,12 +343,15 @@ def rank_key(r:ScoreRow) -> tuple:
     return (math.inf if s is None or _isnan(s) else -s, r.layer, -r.position, r.coeff)
 
 # %% ../nbs/07_select.ipynb #a51c6788
-def _desc(r): return f"position {r.position}, layer {r.layer}, coeff {r.coeff:g} (addition score {r.addition_score:.4f})"
+def _desc(r):
+    return f"position {r.position}, layer {r.layer}, coeff {r.coeff:g} (addition score {r.addition_score:.4f})"
 
 def _no_candidate_message(rows, rejected, baseline, n_layers, prune_layer_percentage):
-    if not rows: return "The sweep produced no candidates to select from: sweep at least one position, layer and coefficient."
+    if not rows:
+        return "The sweep produced no candidates to select from: sweep at least one position, layer and coefficient."
     why = {"nan": "have a NaN score",
-           "pruned_layer": f"are in the last {prune_layer_percentage:.0%} of layers (layer >= {layer_limit(n_layers, prune_layer_percentage)} of {n_layers})",
+           "pruned_layer": f"are in the last {prune_layer_percentage:.0%} of layers (layer >= "
+                           f"{layer_limit(n_layers, prune_layer_percentage)} of {n_layers})",
            "below_baseline": f"score below the baseline {baseline:.4f}"}
     counts = [f"{n} {why[k]}" for k in why if (n := sum(reason == k for _, reason in rejected))]
     best, reason = min(rejected, key=lambda rr: rank_key(rr[0]))
@@ -375,7 +389,8 @@ def plot_scores(rows:list, # sweep rows (`ScoreRow`)
     fig, ax = plt.subplots(figsize=(7, 4))
     for p, a in sorted({(r.position, r.coeff) for r in rows}):
         pts = sorted((r.layer, getattr(r, key)) for r in rows if (r.position, r.coeff) == (p, a))
-        ax.plot([x for x, _ in pts], [y for _, y in pts], marker=".", label=f"pos {p}" + (f", coeff {a:g}" if several else ""))
+        ax.plot([x for x, _ in pts], [y for _, y in pts], marker=".",
+                label=f"pos {p}" + (f", coeff {a:g}" if several else ""))
     ax.axhline(baseline, ls="--", color="k", lw=1, label=f"baseline {baseline:.3f}")
     if selected is not None:
         hit = [r for r in rows if (r.position, r.layer, r.coeff) == (selected.position, selected.layer, selected.coeff)]

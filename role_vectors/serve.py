@@ -10,7 +10,7 @@ import functools, json, math, os, shlex, shutil, signal, subprocess, sys, tempfi
 from dataclasses import dataclass
 from pathlib import Path
 import torch
-from .config import ConfigError, RunConfig, sha256_of
+from .config import ConfigError, RunConfig, sha256_of, read_json
 from .export import Card, load_vector, check_fits, card_from_run, save_card, _card_file
 from .layout import RunLayout
 
@@ -27,8 +27,8 @@ def role_cards(source, # a folder of cards, or a roles.json manifest
     "`({name: card path}, {name: why it is refused})` of a roles source"
     p = Path(source).expanduser()
     if p.is_file():
-        try: m = json.loads(p.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError): m = None
+        try: m = read_json(p)
+        except ConfigError: m = None
         if not isinstance(m, dict) or m.get("format") != ROLES_FORMAT:
             raise ConfigError(f"{ROLES_ENV}={source}: not a roles.json of role-vectors; point it at a folder of cards")
         return {k: Path(v) for k, v in m["roles"].items()}, dict(m.get("refused") or {})

@@ -46,7 +46,8 @@ def check_layer(adapter:Adapter, layer:int) -> int:
     if isinstance(layer, bool) or not isinstance(layer, int):
         try: ok = not isinstance(layer, bool) and int(layer) == layer   # e.g. a numpy or 0-d tensor integer
         except (TypeError, ValueError): ok = False
-        if not ok: raise ConfigError(f"layer must be an integer block index in 0..{adapter.n_layers - 1}, got {layer!r}")
+        if not ok:
+            raise ConfigError(f"layer must be an integer block index in 0..{adapter.n_layers - 1}, got {layer!r}")
         layer = int(layer)
     if not 0 <= layer < adapter.n_layers:
         raise ConfigError(f"layer {layer} is out of range: this model has {adapter.n_layers} blocks, so a layer is "
@@ -70,7 +71,8 @@ def check_vector(adapter:Adapter, # the model the vector is for
 
 # %% ../nbs/05_steer.ipynb #f317776b
 def compute_device(module:nn.Module) -> torch.device:
-    "Where a block computes: its weights' device, or, for a block accelerate keeps elsewhere (weights on `meta`), its hook's"
+    """Where a block computes: its weights' device, or, for a block accelerate keeps elsewhere (weights on `meta`), its
+    hook's"""
     dev = next(module.parameters()).device
     if dev.type != "meta": return dev
     return torch.device(getattr(getattr(module, "_hf_hook", None), "execution_device", None) or "cpu")
@@ -81,7 +83,8 @@ def _check_positions(positions):
     if isinstance(positions, int) and not isinstance(positions, bool): positions = [positions]
     if not isinstance(positions, (list, tuple)) or not positions or \
        any(isinstance(p, bool) or not isinstance(p, int) for p in positions):
-        raise ConfigError(f"positions must be None (every position) or a non-empty list of token indices, got {positions!r}")
+        raise ConfigError("positions must be None (every position) or a non-empty list of token indices, got "
+                          f"{positions!r}")
     return list(positions)
 
 @contextlib.contextmanager
@@ -95,7 +98,8 @@ def add_vector(adapter:Adapter, # the model to steer
     layer = check_layer(adapter, layer)
     v = check_vector(adapter, vector)
     positions = _check_positions(positions)
-    cv = (float(coeff) * v.double()).to(dtype=adapter.dtype, device=compute_device(adapter.blocks[layer]))  # [d_model], cast once
+    # [d_model], cast once
+    cv = (float(coeff) * v.double()).to(dtype=adapter.dtype, device=compute_device(adapter.blocks[layer]))
     add = lambda h: add_act(h, cv)   # [batch, pos, d_model]
     edit = add if positions is None else at_prompt_positions(add, positions)   # a new one per `with`: it keeps state
     with Trace(adapter.model, adapter.block_names[layer], retain_output=False, edit_input=edit) as t:
@@ -157,7 +161,8 @@ def add_vectors(adapter:Adapter, # the model to steer
                 coeff:float=1.0, # one coefficient for all of them
                ):
     "Inside the `with` block, add `coeff * vectors[l]` to the input of each block `l`"
-    if not isinstance(vectors, dict) or not vectors: raise ConfigError("add_vectors needs a dict {layer: vector} with at least one entry")
+    if not isinstance(vectors, dict) or not vectors:
+        raise ConfigError("add_vectors needs a dict {layer: vector} with at least one entry")
     with contextlib.ExitStack() as stack:
         for layer, v in sorted(vectors.items()):
             if layer == adapter.n_layers: stack.enter_context(_add_to_last_output(adapter, v, coeff))
@@ -192,7 +197,8 @@ def generate(adapter:Adapter, # the model
     out = []
     for i in tqdm(range(0, len(texts), batch_size), desc="generate", disable=not progress, leave=False):
         enc = adapter.tokenize(texts[i:i + batch_size])
-        with steering(adapter, vector, layer, coeff, direction, positions):  # per batch: positions count per prompt pass
+        # per batch: positions count per prompt pass
+        with steering(adapter, vector, layer, coeff, direction, positions):
             ids = adapter.model.generate(input_ids=enc.input_ids, attention_mask=enc.attention_mask, **kw)
         responses = tok.batch_decode(ids[:, enc.input_ids.shape[1]:], skip_special_tokens=True)  # new tokens only
         for item, text, r in zip(items[i:i + batch_size], texts[i:i + batch_size], responses):
@@ -204,21 +210,25 @@ def generate(adapter:Adapter, # the model
 def _families(pred) -> str: return ", ".join(k for k, f in FAMILIES.items() if pred(f))
 
 def _supported_bakes() -> str:
-    return (f"any layer for {_families(lambda f: f.bake)} ({_families(lambda f: f.bake == 'as_llama').replace(', ', ' and ')} "
-            f"without sliding windows), layer 0 only for {_families(lambda f: f.embed_bake and not f.bake)}")
+    return (f"any layer for {_families(lambda f: f.bake)} "
+            f"({_families(lambda f: f.bake == 'as_llama').replace(', ', ' and ')} without sliding windows), layer 0 "
+            f"only for {_families(lambda f: f.embed_bake and not f.bake)}")
 
 def bake_method(adapter:Adapter, layer:int) -> str:
-    "How `bake` puts a vector at `layer` into the weights: 'embedding', 'bias' or 'as_llama'; `ConfigError` if it cannot"
+    """How `bake` puts a vector at `layer` into the weights: 'embedding', 'bias' or 'as_llama'; `ConfigError` if it
+    cannot"""
     check_layer(adapter, layer)
     fam, mt = adapter.family, adapter.model_type
     if not fam.embed_bake:
         raise ConfigError(f"bake does not know where to put a vector in a {mt!r} model; it supports "
-                          f"{_supported_bakes()}. Use the hooks instead: `with add_vector(adapter, vector, layer): ...`")
+                          f"{_supported_bakes()}. Use the hooks instead: "
+                          "`with add_vector(adapter, vector, layer): ...`")
     if layer == 0: return "embedding"
     if fam.bake is None:
         why = fam.why_not_bake or "its family row says nothing about how to bake a vector at layer >= 1"
         raise ConfigError(f"cannot bake a vector at layer {layer} into a {mt!r} model: {why}. bake supports "
-                          f"{_supported_bakes()}. Use the hooks instead: `with add_vector(adapter, vector, {layer}): ...`")
+                          f"{_supported_bakes()}. Use the hooks instead: "
+                          f"`with add_vector(adapter, vector, {layer}): ...`")
     if fam.bake == "as_llama": _check_llama_like(adapter.model.config)
     return fam.bake
 
@@ -239,7 +249,8 @@ def _check_llama_like(cfg):
 # %% ../nbs/05_steer.ipynb #1b730edc
 def _text_configs(model):
     cfg = model.config
-    return [cfg] + ([cfg.get_text_config()] if hasattr(cfg, "get_text_config") and cfg.get_text_config() is not cfg else [])
+    return [cfg] + ([cfg.get_text_config()] if hasattr(cfg, "get_text_config")
+                    and cfg.get_text_config() is not cfg else [])
 
 def untie_embeddings(model:nn.Module) -> nn.Module:
     "Give the LM head its own copy of the embedding matrix when the two are tied (in place); returns `model`"
@@ -247,7 +258,8 @@ def untie_embeddings(model:nn.Module) -> nn.Module:
     if out is None or out.weight is not inp.weight: return model
     out.weight = nn.Parameter(inp.weight.detach().clone(), requires_grad=False)
     for c in _text_configs(model): c.tie_word_embeddings = False
-    if hasattr(model, "all_tied_weights_keys"): model.all_tied_weights_keys = model.get_expanded_tied_weights_keys(all_submodels=True)
+    if hasattr(model, "all_tied_weights_keys"):
+        model.all_tied_weights_keys = model.get_expanded_tied_weights_keys(all_submodels=True)
     return model
 
 # %% ../nbs/05_steer.ipynb #c01c41ca
@@ -262,7 +274,8 @@ def _new_adapter(adapter:Adapter, model, family:Family|None=None) -> Adapter:
                               chat_template=adapter.chat_template, system=adapter.system)
 
 def as_llama(model:nn.Module) -> nn.Module:
-    "A model whose row has `bake='as_llama'` (Qwen 2, Mistral) without sliding windows, rebuilt as the `LlamaForCausalLM` it is (same weights)"
+    """A model whose row has `bake='as_llama'` (Qwen 2, Mistral) without sliding windows, rebuilt as the
+    `LlamaForCausalLM` it is (same weights)"""
     from transformers import AutoModelForCausalLM, LlamaConfig
     src = model.config
     fam = FAMILIES.get(src.model_type)
@@ -295,7 +308,8 @@ def as_llama(model:nn.Module) -> nn.Module:
 # %% ../nbs/05_steer.ipynb #1a1e7925
 def _embedding_bake(fam:Family, model, cv):
     "Add `cv` to block 0's input at every position through the embedding rows"
-    if fam.pos_embed: emb = get_module(model, fam.pos_embed)   # every position reads one row (GPT-2: wte is tied, wpe is not)
+    # every position reads one row (GPT-2: wte is tied, wpe is not)
+    if fam.pos_embed: emb = get_module(model, fam.pos_embed)
     else:
         untie_embeddings(model)
         emb = model.get_input_embeddings()
@@ -325,7 +339,8 @@ def bake(adapter:Adapter, # the model (not changed)
     how = bake_method(adapter, layer)
     fam = adapter.family
     if how == "as_llama":   # now a Llama (its row's bake facts), in the same chat format
-        model, fam = as_llama(adapter.model), dataclasses.replace(FAMILIES["llama"], fallback_template=fam.fallback_template)
+        model, fam = as_llama(adapter.model), dataclasses.replace(FAMILIES["llama"],
+                                                                  fallback_template=fam.fallback_template)
     else: model = copy.deepcopy(adapter.model)
     cv = (float(coeff) * v.double()).to(next(model.parameters()).device)   # float64 until it meets a weight
     if how == "embedding": _embedding_bake(fam, model, cv)

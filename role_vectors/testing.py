@@ -79,9 +79,11 @@ def _engine_tokenizer(folder, vocab_size:int):
     from transformers import AutoTokenizer
     spm.SentencePieceTrainer.train(sentence_iterator=iter(_demo_texts()), model_prefix=str(folder/"tokenizer"),
         vocab_size=vocab_size, model_type="bpe", bos_id=1, eos_id=2, unk_id=0, pad_id=3, byte_fallback=True,
-        character_coverage=1.0, user_defined_symbols=list(ENGINE_SPECIALS), add_dummy_prefix=False, num_threads=1, minloglevel=2)
+        character_coverage=1.0, user_defined_symbols=list(ENGINE_SPECIALS), add_dummy_prefix=False, num_threads=1,
+        minloglevel=2)
     (folder/"tokenizer.vocab").unlink()
-    (folder/"tokenizer_config.json").write_text(json.dumps(dict(tokenizer_class="LlamaTokenizer", chat_template=ENGINE_TEMPLATE,
+    (folder/"tokenizer_config.json").write_text(json.dumps(dict(tokenizer_class="LlamaTokenizer",
+                                                                chat_template=ENGINE_TEMPLATE,
                                                                 add_bos_token=True, add_eos_token=False, legacy=False)))
     tok = AutoTokenizer.from_pretrained(folder, pad_token="<pad>")
     tok.save_pretrained(folder)
@@ -99,7 +101,8 @@ def tiny_checkpoint(folder, # where to save it (created)
     from transformers import AutoModelForCausalLM
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     tok = _engine_tokenizer(folder, vocab_size)
-    cfg = tiny_config(arch, len(tok), n_layers, d_model, num_attention_heads=2, num_key_value_heads=1, head_dim=d_model // 2,
+    cfg = tiny_config(arch, len(tok), n_layers, d_model, num_attention_heads=2, num_key_value_heads=1,
+                      head_dim=d_model // 2,
                       bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, tie_word_embeddings=False,
                       max_position_embeddings=2048)
     torch.manual_seed(seed)
@@ -146,7 +149,7 @@ def _completion(content, model="fake") -> dict:
                          "message": {"role": "assistant", "content": content}}]}
 
 class _FakeHandler(BaseHTTPRequestHandler):
-    def log_message(self, *args): pass
+    def log_message(self, *args): pass       # no request log on stderr
 
     def _send(self, status:int, data:bytes, headers=()):
         self.send_response(status)
@@ -155,6 +158,7 @@ class _FakeHandler(BaseHTTPRequestHandler):
         self.end_headers(); self.wfile.write(data)
 
     def do_POST(self):
+        "Record the request, then answer it with the next scripted action (or `respond`'s)"
         srv = self.server.owner
         raw = self.rfile.read(int(self.headers.get("content-length", 0)))
         if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
@@ -191,16 +195,20 @@ class FakeChatServer:
         self.httpd = None
 
     def start(self):
+        "Listen on a free port of 127.0.0.1, in a daemon thread; the server"
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _FakeHandler)
         self.httpd.daemon_threads, self.httpd.owner = True, self
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 
     def stop(self):
+        "Shut the server down and free its port"
         if self.httpd: self.httpd.shutdown(); self.httpd.server_close(); self.httpd = None
 
     def __enter__(self): return self.start()
     def __exit__(self, *exc): self.stop()
     @property
     def base_url(self): return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-    def user_texts(self): return [r["body"]["messages"][-1]["content"] for r in self.requests]
+    def user_texts(self):
+        "The last user message of every request so far"
+        return [r["body"]["messages"][-1]["content"] for r in self.requests]

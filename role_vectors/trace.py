@@ -53,7 +53,9 @@ def get_module(model:nn.Module, # the model (or any module) to look in
 def _describe(x) -> str:
     "A short description of `x` for error messages"
     if isinstance(x, torch.Tensor): return f"Tensor{tuple(x.shape)}"
-    if isinstance(x, (tuple, list)): return f"{type(x).__name__} of {len(x)} ({', '.join(_describe(o) for o in x[:3])}{', ...' if len(x) > 3 else ''})"
+    if isinstance(x, (tuple, list)):
+        return (f"{type(x).__name__} of {len(x)} "
+                f"({', '.join(_describe(o) for o in x[:3])}{', ...' if len(x) > 3 else ''})")
     return type(x).__name__
 
 def hidden_of(x, # a module output or input: a tensor, or a tuple/list whose first item is the hidden-states tensor
@@ -212,7 +214,8 @@ def _get(self:Trace, attr:str, flag:str):
     if v is _MISSING:
         raise LayerNotRunError(f"layer {self.name} did not run inside the `with` block, so it has no {attr[1:]}: "
                                "the forward pass did not reach it (it is not on this call's path, or the pass "
-                               "stopped before it). Check the layer name and that the model is called inside the block.")
+                               "stopped before it). Check the layer name and that the model is called inside "
+                               "the block.")
     return v
 
 @patch(as_prop=True)
@@ -250,7 +253,8 @@ class TraceDict(OrderedDict, contextlib.AbstractContextManager):
                  stop_before=False,       # bool, or {layer: bool}: stop before the first of these layers runs
                 ):
         super().__init__()
-        if isinstance(layers, str): raise ConfigError(f"layers must be a list of names; got the string {layers!r} (use [{layers!r}])")
+        if isinstance(layers, str):
+            raise ConfigError(f"layers must be a list of names; got the string {layers!r} (use [{layers!r}])")
         layers = list(dict.fromkeys(layers))   # drop repeats (they would hook a module twice)
         if not layers: raise ConfigError("TraceDict needs at least one layer name")
         opts = dict(retain_output=retain_output, retain_input=retain_input, clone=clone, detach=detach,
@@ -290,14 +294,16 @@ def count_hooks(model:nn.Module, # the model to inspect
 def stop_before(model:nn.Module, # the model
                 layer:str, # dotted name of the submodule whose input is wanted
                ) -> Trace:
-    "Inside the `with` block, keep the hidden-states input of `layer` (`.input`) and end the forward pass before `layer` runs"
+    """Inside the `with` block, keep the hidden-states input of `layer` (`.input`) and end the forward pass before
+    `layer` runs"""
     return Trace(model, layer, retain_output=False, retain_input=True, stop_before=True)
 
 # %% ../nbs/02_trace.ipynb #2bdd9b6a
-def replace_input(model:nn.Module, # the model
-                  layer:str, # dotted name of the submodule
-                  h:torch.Tensor, # the new hidden-states input, same shape as the one it replaces: [batch, pos, d_model]
-                 ) -> Trace:
+def replace_input(
+        model:nn.Module, # the model
+        layer:str, # dotted name of the submodule
+        h:torch.Tensor, # the new hidden-states input, same shape as the one it replaces: [batch, pos, d_model]
+    ) -> Trace:
     "Inside the `with` block, the hidden-states input of `layer` is `h`"
     def edit(x):
         if x.shape != h.shape:
@@ -307,10 +313,12 @@ def replace_input(model:nn.Module, # the model
     return Trace(model, layer, retain_output=False, edit_input=edit)
 
 # %% ../nbs/02_trace.ipynb #8a30e07c
-def at_prompt_positions(fn, # fn(h) -> new h, applied to the hidden states at `positions`: [batch, len(positions), d_model]
-                        positions:list, # token indices in the first call (the prompt pass); negative ones count from its end
-                       ):
-    "An `edit_input` function that applies `fn` at `positions` of the prompt pass (and of prompt re-runs without KV cache) only"
+def at_prompt_positions(
+        fn, # fn(h) -> new h, applied to the hidden states at `positions`: [batch, len(positions), d_model]
+        positions:list, # token indices in the first call (the prompt pass); negative ones count from its end
+    ):
+    """An `edit_input` function that applies `fn` at `positions` of the prompt pass (and of prompt re-runs without KV
+    cache) only"""
     positions, state = list(positions), {}
     def edit(h):  # h: [batch, pos, d_model]
         n = h.shape[1]
@@ -330,12 +338,13 @@ class PassThrough(nn.Module):
     def __init__(self, block:nn.Module, # the block it replaces (its plain attributes are copied)
                  n_out:int=0): # 0: the block returns a tensor; k: a tuple of k items
         super().__init__()
-        for k, v in vars(block).items():   # plain attributes only: attention_type, layer_idx, ... (not a hooked forward)
+        for k, v in vars(block).items():  # plain attributes only: attention_type, layer_idx, ... (not a hooked forward)
             plain = not k.startswith("_") and k != "training" and not callable(v) and not isinstance(v, torch.Tensor)
             if plain: setattr(self, k, v)
         self.n_out = n_out
 
     def forward(self, hidden_states, *args, **kwargs):
+        "The block's input, unchanged, in the form the block returns it"
         return hidden_states if not self.n_out else (hidden_states,) + (None,) * (self.n_out - 1)
 
 # %% ../nbs/02_trace.ipynb #54b5a81e
@@ -346,7 +355,8 @@ def skip_blocks(blocks:nn.ModuleList, # the decoder blocks (e.g. `adapter.blocks
                ):
     "Inside the `with` block, blocks `0..n-1` are pass-through modules; the real ones are put back on exit"
     if not isinstance(blocks, nn.ModuleList):
-        raise ConfigError(f"skip_blocks needs the nn.ModuleList of blocks (e.g. adapter.blocks), got {type(blocks).__name__}")
+        raise ConfigError("skip_blocks needs the nn.ModuleList of blocks (e.g. adapter.blocks), got "
+                          f"{type(blocks).__name__}")
     if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= len(blocks):
         raise ConfigError(f"skip_blocks: n must be an integer in 0..{len(blocks)}, got {n!r}")
     orig = [blocks[i] for i in range(n)]

@@ -36,8 +36,10 @@ def corpus():
 
 def build_tokenizer(texts, vocab_size=1024):
     # the chat formats' words ("assistant", "model", "\n\n") must be whole tokens, as in real vocabularies
-    wrapped = [f"<|start_header_id|>user<|end_header_id|>\n\n{t}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
-               f"<|im_start|>user\n{t}<|im_end|>\n<|im_start|>assistant\n<start_of_turn>user\n{t}<end_of_turn>\n<start_of_turn>model\n"
+    wrapped = [f"<|start_header_id|>user<|end_header_id|>\n\n{t}<|eot_id|>"
+               "<|start_header_id|>assistant<|end_header_id|>\n\n"
+               f"<|im_start|>user\n{t}<|im_end|>\n<|im_start|>assistant\n"
+               f"<start_of_turn>user\n{t}<end_of_turn>\n<start_of_turn>model\n"
                for t in texts]
     texts = texts + wrapped
     tok = Tokenizer(models.BPE())

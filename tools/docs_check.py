@@ -30,7 +30,8 @@ WIDGET_STATE, WIDGET_VIEW = "application/vnd.jupyter.widget-state+json", "applic
 class Report:
     "Checks that passed, failed or were skipped, printed as they come"
     def __init__(self, verbose=False): self.passed, self.failed, self.skipped, self.verbose = [], [], [], verbose
-    def ok(self, name, detail=""): self.passed.append(name); print(f"ok   {name}{': ' + detail if detail else ''}", flush=True)
+    def ok(self, name, detail=""):
+        self.passed.append(name); print(f"ok   {name}{': ' + detail if detail else ''}", flush=True)
     def fail(self, name, problems):
         self.failed.append(name)
         print(f"FAIL {name}: {len(problems)} problem(s)", flush=True)
@@ -52,7 +53,8 @@ class Report:
 def stage(tmp: Path) -> Path:
     "A copy of nbs/ and pyproject.toml, so processing writes its cache (`_proc/`) there and not in the work tree"
     shutil.copy2(ROOT/"pyproject.toml", tmp/"pyproject.toml")
-    shutil.copytree(ROOT/"nbs", tmp/"nbs", ignore=shutil.ignore_patterns("_proc", "_docs", ".ipynb_checkpoints", "sidebar.yml"))
+    shutil.copytree(ROOT/"nbs", tmp/"nbs",
+                    ignore=shutil.ignore_patterns("_proc", "_docs", ".ipynb_checkpoints", "sidebar.yml"))
     return tmp/"nbs"
 
 def nb_title(path: Path) -> str | None:
@@ -118,7 +120,8 @@ def sanitize(nb):
     "A processed notebook as nbconvert accepts it, with Quarto's cell options (echo, output, include) applied"
     import nbformat
     keep = {"code": {"id", "cell_type", "metadata", "source", "outputs", "execution_count"},
-            "markdown": {"id", "cell_type", "metadata", "source", "attachments"}, "raw": {"id", "cell_type", "metadata", "source"}}
+            "markdown": {"id", "cell_type", "metadata", "source", "attachments"},
+            "raw": {"id", "cell_type", "metadata", "source"}}
     cells = []
     fm = frontmatter(nb)
     if fm: nb.cells = nb.cells[1:]
@@ -155,7 +158,8 @@ window.__rvErrors = [];
 window.addEventListener('error', e => window.__rvErrors.push(String(e.message || (e.target && e.target.src) || e)));
 window.addEventListener('load', () => setTimeout(() => {
   const imgs = [...document.images];
-  const bad = imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => (i.getAttribute('src') || '').slice(0, 90));
+  const bad = imgs.filter(i => !(i.complete && i.naturalWidth > 0))
+                  .map(i => (i.getAttribute('src') || '').slice(0, 90));
   const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length;
   const shown = document.querySelectorAll('.jupyter-widgets, .widget-box, .widget-inline-hbox, .widget-image').length;
   const pre = document.createElement('pre'); pre.id = 'rv-check'; pre.style.display = 'none';
@@ -198,7 +202,8 @@ def relpath(target: str, page: str) -> str:
 class Site:
     "The rendered pages: name -> html, the source -> page map, and what each page needs checked"
     def __init__(self, proc: Path, nbs_src: Path, site_url: str, quarto: dict, widget_js: dict | None):
-        self.proc, self.src, self.site_url, self.quarto, self.widget_js = proc, nbs_src, site_url.rstrip("/"), quarto, widget_js
+        self.proc, self.src, self.site_url, self.quarto, self.widget_js = (proc, nbs_src, site_url.rstrip("/"), quarto,
+                                                                           widget_js)
         self.pages, self.page_of, self.titles, self.nbs = {}, {}, {}, {}
 
     def load(self):
@@ -215,18 +220,21 @@ class Site:
 
     def sidebar(self, page: str) -> str:
         items = sidebar_entries(((self.quarto.get("website") or {}).get("sidebar") or {}).get("contents"), [])
-        parts = [f'<nav id="rv-sidebar"><div class="site">{html.escape((self.quarto.get("website") or {}).get("title") or "docs")}</div>']
+        parts = ['<nav id="rv-sidebar">'
+                 f'<div class="site">{html.escape((self.quarto.get("website") or {}).get("title") or "docs")}</div>']
         for kind, v in items:
             if kind == "section": parts.append(f'<div class="sec">{html.escape(v)}</div>')
             else:
                 tgt = self.link_target(v)
                 cls = ' class="active"' if tgt == page else ""
-                parts.append(f'<a{cls} href="{relpath(tgt, page)}">{html.escape(self.titles.get(tgt, Path(v).stem))}</a>')
+                parts.append(f'<a{cls} href="{relpath(tgt, page)}">'
+                             f'{html.escape(self.titles.get(tgt, Path(v).stem))}</a>')
         return "".join(parts) + "</nav>"
 
     def fix_url(self, url: str, page: str, src_dir: str) -> str:
         "Links to the site itself and to source notebooks made local; other URLs unchanged"
-        if self.site_url and url.startswith(self.site_url + "/"): return relpath(url[len(self.site_url) + 1:] or "index.html", page)
+        if self.site_url and url.startswith(self.site_url + "/"):
+            return relpath(url[len(self.site_url) + 1:] or "index.html", page)
         if re.match(r"^[a-z][a-z0-9+.-]*:", url, re.I) or url.startswith(("#", "/")): return url
         path, _, anchor = url.partition("#")
         if path.endswith((".ipynb", ".qmd")):
@@ -248,7 +256,8 @@ class Site:
             return f'<h{m.group(1)}{attrs} id="{hid}">{inner}</h{m.group(1)}>'
         body = re.sub(r"<h([1-6])([^>]*)>(.*?)</h\1>", heading, body, flags=re.S)
         src_dir = os.path.dirname([s for s, p in self.page_of.items() if p == page][0])
-        body = re.sub(r'(\s(?:href|src)=")([^"]*)(")', lambda m: m.group(1) + self.fix_url(html.unescape(m.group(2)), page, src_dir)
+        body = re.sub(r'(\s(?:href|src)=")([^"]*)(")',
+                      lambda m: m.group(1) + self.fix_url(html.unescape(m.group(2)), page, src_dir)
                       .replace('"', "%22") + m.group(3), body)
         body = body.replace("<head>", "<head>\n" + CHECK_JS, 1)
         body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + SIDEBAR_CSS + self.sidebar(page), body, count=1)
@@ -281,9 +290,11 @@ def html_manager(site: Path) -> tuple[dict | None, str]:
     dist, req = cache/"html-manager"/"dist", cache/"requirejs"/"require.js"
     if not (dist/"embed-amd.js").is_file() or not req.is_file():
         npm = shutil.which("npm")
-        if not npm: return None, "npm not found, so the widget manager (@jupyter-widgets/html-manager) cannot be fetched"
+        if not npm:
+            return None, "npm not found, so the widget manager (@jupyter-widgets/html-manager) cannot be fetched"
         cache.mkdir(parents=True, exist_ok=True)
-        r = subprocess.run([npm, "pack", want, "requirejs@2", "--silent"], cwd=cache, capture_output=True, text=True, timeout=180)
+        r = subprocess.run([npm, "pack", want, "requirejs@2", "--silent"], cwd=cache, capture_output=True, text=True,
+                           timeout=180)
         if r.returncode: return None, f"npm pack {want} failed: {(r.stderr or r.stdout).strip()[-300:]}"
         for tgz in r.stdout.split():
             dest = cache/("html-manager" if "html-manager" in tgz else "requirejs")
@@ -293,7 +304,8 @@ def html_manager(site: Path) -> tuple[dict | None, str]:
         shutil.rmtree(cache/"_x", ignore_errors=True)
     js = site/"_js"
     shutil.copytree(dist, js/"html-manager", dirs_exist_ok=True); shutil.copy2(req, js/"require.js")
-    return {"require": "_js/require.js", "embed_amd": "_js/html-manager/embed-amd.js", "embed": "_js/html-manager/embed.js"}, ""
+    return {"require": "_js/require.js", "embed_amd": "_js/html-manager/embed-amd.js",
+            "embed": "_js/html-manager/embed.js"}, ""
 
 def page_js(widget_js: dict, page: str) -> dict:
     return {k: relpath(v, page) for k, v in widget_js.items()}
@@ -316,7 +328,8 @@ def output_problems(page: str, nb) -> list:
     for i, c in enumerate(nb.cells):
         for o in c.get("outputs", []):
             t = o.get("output_type")
-            if t == "error": out.append(f"{page}: cell {i} has an error output: {o.get('ename')}: {o.get('evalue')}"[:300])
+            if t == "error":
+                out.append(f"{page}: cell {i} has an error output: {o.get('ename')}: {o.get('evalue')}"[:300])
             elif t == "stream" and o.get("name") == "stderr":
                 out.append(f"{page}: cell {i} wrote to stderr: {' '.join(str(o.get('text', '')).split())[:200]}")
             texts = [o.get("text", "")] + [v for k, v in o.get("data", {}).items() if k.startswith("text/")]
@@ -333,7 +346,8 @@ def doc_entry_problems(site_dir: Path, ids: dict, failed_pages: set) -> tuple[li
         try: m = importlib.import_module(mod); names = list(m.__all__)
         except Exception as e: problems.append(f"{mod}: cannot import it ({type(e).__name__}: {e})"); continue
         for name in names:
-            if not (inspect.isclass(getattr(m, name, None)) or inspect.isfunction(getattr(m, name, None))): continue  # constants: prose
+            # constants: prose
+            if not (inspect.isclass(getattr(m, name, None)) or inspect.isfunction(getattr(m, name, None))): continue
             n += 1
             url = (syms.get(f"{mod}.{name}") or (None,))[0]
             if url is None: problems.append(f"{mod}.{name}: not in _modidx.py (run nbdev-export)"); continue
@@ -356,7 +370,8 @@ def link_problems(ids: dict, links: dict, failed_pages: set = frozenset()) -> tu
             if tgt.startswith("_js/") or page in failed_pages: continue
             if tgt not in ids:
                 problems.append(f"{page}: link {h!r} -> {tgt} does not exist"); continue
-            if anchor and tgt not in failed_pages and anchor not in ids[tgt]: problems.append(f"{page}: link {h!r}: no #{anchor} on {tgt}")
+            if anchor and tgt not in failed_pages and anchor not in ids[tgt]:
+                problems.append(f"{page}: link {h!r}: no #{anchor} on {tgt}")
     return problems, n, ext
 
 # ---------------------------------------------------------------- chromium
@@ -371,7 +386,8 @@ def find_chromium(install: bool) -> tuple[str | None, str]:
     for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if r.returncode: return None, f"{' '.join(cmd)} failed: {(r.stderr or r.stdout).strip()[-300:]}"
-    return (shutil.which("chromium"), "") if shutil.which("chromium") else (None, "apt-get installed no chromium binary")
+    return ((shutil.which("chromium"), "") if shutil.which("chromium")
+            else (None, "apt-get installed no chromium binary"))
 
 def chromium(binary: str, args: list, timeout: int = 60) -> str:
     with tempfile.TemporaryDirectory(prefix="rv-chromium-") as prof:
@@ -388,7 +404,8 @@ def browse(binary: str, path: Path, widgets: bool) -> dict:
 
 def screenshot(binary: str, path: Path, png: Path, size="1280,1500"):
     png.parent.mkdir(parents=True, exist_ok=True)
-    chromium(binary, [f"--window-size={size}", "--virtual-time-budget=8000", f"--screenshot={png}", path.as_uri()], timeout=90)
+    chromium(binary,
+             [f"--window-size={size}", "--virtual-time-budget=8000", f"--screenshot={png}", path.as_uri()], timeout=90)
     return png.is_file()
 
 def explorer_page(site: Site, site_dir: Path, widget_js: dict) -> Path | None:
@@ -400,12 +417,15 @@ def explorer_page(site: Site, site_dir: Path, widget_js: dict) -> Path | None:
         for c in nb.cells if nb else []:
             for o in c.get("outputs", []):
                 d = o.get("data", {})
-                if WIDGET_VIEW in d and str(d.get("text/plain", "")).startswith("RoleExplorer") and d[WIDGET_VIEW]["model_id"] in state.get("state", {}):
-                    snip = snippet_template.format(load=load_template.format(embed_url=widget_js["embed"], use_cors=""),
-                                                   json_data=json.dumps(state),
-                                                   widget_views=widget_view_template.format(view_spec=json.dumps(d[WIDGET_VIEW])))
+                if (WIDGET_VIEW in d and str(d.get("text/plain", "")).startswith("RoleExplorer")
+                        and d[WIDGET_VIEW]["model_id"] in state.get("state", {})):
+                    snip = snippet_template.format(
+                        load=load_template.format(embed_url=widget_js["embed"], use_cors=""),
+                        json_data=json.dumps(state),
+                        widget_views=widget_view_template.format(view_spec=json.dumps(d[WIDGET_VIEW])))
                     p = site_dir/"_explorer.html"
-                    p.write_text(html_template.format(title="RoleExplorer (static)", snippet=snip).replace("<head>", "<head>\n" + CHECK_JS, 1))
+                    p.write_text(html_template.format(title="RoleExplorer (static)", snippet=snip)
+                                 .replace("<head>", "<head>\n" + CHECK_JS, 1))
                     return p
     return None
 
@@ -422,7 +442,8 @@ def main(argv=None) -> int:
     import yaml, nbformat  # noqa: F401
     quarto_yml = ROOT/"nbs"/"_quarto.yml"
     problems = [] if quarto_yml.is_file() else ["nbs/_quarto.yml is missing: nbdev-docs would write a default one"]
-    if (ROOT/"_quarto.yml").exists() and not ((ROOT/"_quarto.yml").is_symlink() and (ROOT/"_quarto.yml").resolve() == quarto_yml.resolve()):
+    if (ROOT/"_quarto.yml").exists() and not ((ROOT/"_quarto.yml").is_symlink()
+                                              and (ROOT/"_quarto.yml").resolve() == quarto_yml.resolve()):
         problems.append("a top-level _quarto.yml that is not a link to nbs/_quarto.yml: two configurations")
     quarto = yaml.safe_load(quarto_yml.read_text()) if quarto_yml.is_file() else {}
     css = (quarto.get("format", {}).get("html", {}) or {}).get("css")
@@ -460,7 +481,8 @@ def main(argv=None) -> int:
         for p, _, _ in failed:   # pages that could not be processed: unprocessed, so links to them are checked too
             page = out_name(str(p.relative_to(nbs)))
             (site_dir/page).parent.mkdir(parents=True, exist_ok=True)
-            (site_dir/page).write_text(f"<html><body><h1>{html.escape(page)}: not built (nbdev processing failed)</h1></body></html>")
+            (site_dir/page).write_text(f"<html><body><h1>{html.escape(page)}: not built (nbdev processing "
+                                       "failed)</h1></body></html>")
         rep.check("pages render (nbconvert)", bad, f"{len(site.nbs) - len(bad)} pages in {time.time() - t:.0f}s")
 
         errs = [e for page, nb in sorted(site.nbs.items()) for e in output_problems(page, nb)]
@@ -469,14 +491,19 @@ def main(argv=None) -> int:
         for p in site_dir.rglob("*.html"):
             rel = str(p.relative_to(site_dir)).replace(os.sep, "/")
             if rel.startswith("_js/"): continue
-            prs = Ids(); prs.feed(p.read_text(errors="replace")); ids[rel], links[rel], imgs[rel] = prs.ids, prs.links, prs.imgs
+            prs = Ids(); prs.feed(p.read_text(errors="replace"))
+            ids[rel], links[rel], imgs[rel] = prs.ids, prs.links, prs.imgs
         failed_pages = {out_name(str(p.relative_to(nbs))) for p, _, _ in failed}
         probs, n = doc_entry_problems(site_dir, ids, failed_pages)
         rep.check("doc entries", probs, f"{n} exported functions and classes have their entry"
-                  + (f" (not checked: the pages that failed processing, {sorted(failed_pages)})" if failed_pages else ""))
-        in_sidebar = {site.link_target(v) for k, v in sidebar_entries(((quarto.get("website") or {}).get("sidebar") or {}).get("contents"), []) if k == "link"}
+                  + (" (not checked: the pages that failed processing, "
+                     f"{sorted(failed_pages)})" if failed_pages else ""))
+        in_sidebar = {site.link_target(v) for k, v in
+                      sidebar_entries(((quarto.get("website") or {}).get("sidebar") or {}).get("contents"), [])
+                      if k == "link"}
         probs, n, ext = link_problems(ids, links, failed_pages)
-        rep.check("links between pages", probs, f"{n} links resolve (sidebar included); {ext} external links not followed")
+        rep.check("links between pages", probs,
+                  f"{n} links resolve (sidebar included); {ext} external links not followed")
         orphans = sorted(p for p in site.nbs if p not in in_sidebar)
         if orphans: print(f"       note: pages not in the sidebar: {orphans}")
 
@@ -487,27 +514,33 @@ def main(argv=None) -> int:
             t = time.time()
             pages = sorted(p for p in ids if not p.startswith("_") and p not in failed_pages)
             with ThreadPoolExecutor(a.workers) as ex:
-                seen = dict(zip(pages, ex.map(lambda p: browse(binary, site_dir/p, bool(widget_js) and "widget-view" in (site_dir/p).read_text()), pages)))
+                seen = dict(zip(pages, ex.map(
+                    lambda p: browse(binary, site_dir/p, bool(widget_js) and "widget-view" in (site_dir/p).read_text()),
+                    pages)))
             probs = []
             for p, r in seen.items():
                 if "fail" in r: probs.append(f"{p}: {r['fail']}"); continue
                 probs += [f"{p}: image does not load: {s}" for s in r["bad"]]
                 probs += [f"{p}: script error: {e}" for e in r["errors"]]
-                if widget_js and r["views"] and not r["shown"]: probs.append(f"{p}: {r['views']} widget view(s), none rendered")
+                if widget_js and r["views"] and not r["shown"]:
+                    probs.append(f"{p}: {r['views']} widget view(s), none rendered")
             n_img = sum(r.get("images", 0) for r in seen.values())
             n_w = sum(r.get("views", 0) for r in seen.values())
             rep.check("pages in Chromium", probs, f"{len(seen)} pages, {n_img} images load, {n_w} widget views, "
                       f"no script error ({time.time() - t:.0f}s)")
             if a.screens:
                 shots, sd = [], Path(a.screens)
-                if (site_dir/"index.html").is_file() and screenshot(binary, site_dir/"index.html", sd/"index.png"): shots.append(sd/"index.png")
+                if (site_dir/"index.html").is_file() and screenshot(binary, site_dir/"index.html", sd/"index.png"):
+                    shots.append(sd/"index.png")
                 ep = explorer_page(site, site_dir, widget_js) if widget_js else None
                 if ep and screenshot(binary, ep, sd/"explorer.png", "1400,1250"): shots.append(sd/"explorer.png")
                 for pg in ("tutorials/explore.html", "explore.html"):
-                    if (site_dir/pg).is_file() and screenshot(binary, site_dir/pg, sd/f"{Path(pg).stem}_page.png"): shots.append(sd/f"{Path(pg).stem}_page.png"); break
+                    if (site_dir/pg).is_file() and screenshot(binary, site_dir/pg, sd/f"{Path(pg).stem}_page.png"):
+                        shots.append(sd/f"{Path(pg).stem}_page.png"); break
                 rep.check("screenshots", [] if shots else ["no screenshot could be taken"], ", ".join(map(str, shots)))
         if a.site: print(f"       the rendered pages are in {site_dir}")
-    print(f"docs check ({time.time() - t0:.0f}s): {len(rep.passed)} passed, {len(rep.failed)} failed, {len(rep.skipped)} skipped")
+    print(f"docs check ({time.time() - t0:.0f}s): {len(rep.passed)} passed, {len(rep.failed)} failed, "
+          f"{len(rep.skipped)} skipped")
     return 1 if rep.failed else 0
 
 if __name__ == "__main__": sys.exit(main())

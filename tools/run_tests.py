@@ -76,8 +76,8 @@ def run_nb(nb, skip_log, flags=None):
     "Test one notebook in its own process (so notebooks cannot leak state into each other)"
     env = {**os.environ, "RV_SKIP_LOG": str(skip_log), "PYTHONUNBUFFERED": "1"}
     t = time.time()
-    r = subprocess.run([str(BIN/"nbdev-test"), str(nb), "--n-workers", "0", *(["--flags", flags] if flags else [])], cwd=ROOT,
-                       env=env, capture_output=True, text=True)
+    r = subprocess.run([str(BIN/"nbdev-test"), str(nb), "--n-workers", "0", *(["--flags", flags] if flags else [])],
+                       cwd=ROOT, env=env, capture_output=True, text=True)
     return nb, r.returncode == 0, time.time() - t, (r.stdout + r.stderr)
 
 def main_only(flags, paths):
@@ -109,7 +109,8 @@ def main():
             failed += 1; failures.append(name)
             print(f"FAIL {name}: {cmd} changed {changed} -- run `make export` and commit the result")
         else: passed += 1; print(f"ok   {name}", flush=True)
-    r = subprocess.run([sys.executable, str(ROOT/"tools"/"readme.py"), "--check"], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, str(ROOT/"tools"/"readme.py"), "--check"], cwd=ROOT,
+                       capture_output=True, text=True)
     if r.returncode: failed += 1; failures.append("README in sync"); print(f"FAIL README in sync: {r.stdout.strip()}")
     else: passed += 1; print("ok   README in sync with nbs/index.ipynb")
     if check_lines(): passed += 1
@@ -131,18 +132,22 @@ def main():
                 print(f"FAIL {rel} ({secs:.0f}s)\n{out[-6000:]}", flush=True)
     t = time.time()   # the GPU benchmark's small mode, on the CPU: the script a GPU session runs must not rot
     out = Path(tempfile.mkdtemp(prefix="rv-gpu-small-"))
-    r = subprocess.run([sys.executable, str(ROOT/"bench"/"gpu.py"), "--small", "--out", str(out/"gpu-small.json")], cwd=ROOT,
-                       env={**os.environ, "RV_SKIP_LOG": str(skip_log)}, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, str(ROOT/"bench"/"gpu.py"), "--small", "--out", str(out/"gpu-small.json")],
+                       cwd=ROOT, env={**os.environ, "RV_SKIP_LOG": str(skip_log)}, capture_output=True, text=True)
     shutil.rmtree(out, ignore_errors=True)
     if r.returncode:
-        failed += 1; failures.append("GPU bench, small"); print(f"FAIL GPU bench, small\n{r.stdout[-6000:]}{r.stderr[-2000:]}", flush=True)
-    else: passed += 1; print(f"ok   GPU bench, small ({time.time() - t:.0f}s): {r.stdout.strip().splitlines()[-2]}", flush=True)
+        failed += 1; failures.append("GPU bench, small")
+        print(f"FAIL GPU bench, small\n{r.stdout[-6000:]}{r.stderr[-2000:]}", flush=True)
+    else: passed += 1; print(f"ok   GPU bench, small ({time.time() - t:.0f}s): "
+                             f"{r.stdout.strip().splitlines()[-2]}", flush=True)
     t = time.time()   # the offline docs check: nbdev's processing, nbconvert, headless Chromium (tools/docs_check.py)
     r = subprocess.run([sys.executable, str(ROOT/"tools"/"docs_check.py")], cwd=ROOT,
                        env={**os.environ, "RV_SKIP_LOG": str(skip_log)}, capture_output=True, text=True)
     if r.returncode:
-        failed += 1; failures.append("docs check"); print(f"FAIL docs check\n{r.stdout[-6000:]}{r.stderr[-2000:]}", flush=True)
-    else: passed += 1; print(f"ok   docs check ({time.time() - t:.0f}s): {r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ''}", flush=True)
+        failed += 1; failures.append("docs check")
+        print(f"FAIL docs check\n{r.stdout[-6000:]}{r.stderr[-2000:]}", flush=True)
+    else: passed += 1; print(f"ok   docs check ({time.time() - t:.0f}s): "
+                             f"{r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ''}", flush=True)
     skips = skip_log.read_text().splitlines() if skip_log.exists() else []
     shutil.rmtree(skip_log.parent, ignore_errors=True)
     left = sorted(set(os.listdir(tempfile.gettempdir())) - tmp_before)

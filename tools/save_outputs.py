@@ -55,7 +55,8 @@ def clean_outputs(cell):
     "Join consecutive stream outputs (their split depends on timing), drop progress-bar stderr, scrub the texts"
     merged = []
     for o in cell.get("outputs", []):
-        if o.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream" and merged[-1]["name"] == o["name"]:
+        if (o.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream"
+                and merged[-1]["name"] == o["name"]):
             merged[-1]["text"] = _text(merged[-1]["text"]) + _text(o.get("text", ""))
         else: merged.append(o)
     outs = []
@@ -124,11 +125,13 @@ def execute(path: Path, timeout: int = 900) -> tuple[bool, str]:
     nbformat.write(nb, path)
     from nbdev.clean import nbdev_clean
     nbdev_clean(fname=str(path))
-    return True, f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: {n} cells run in {time.time() - t:.0f}s"
+    return True, (f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: {n} cells run in "
+                  f"{time.time() - t:.0f}s")
 
 def notebooks(args) -> list[Path]:
     if args: return [Path(a).resolve() for a in args]
-    return sorted(p for p in (ROOT/"nbs").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and "_proc" not in p.parts)
+    return sorted(p for p in (ROOT/"nbs").rglob("*.ipynb")
+                  if ".ipynb_checkpoints" not in p.parts and "_proc" not in p.parts)
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

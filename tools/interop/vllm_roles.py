@@ -1,13 +1,14 @@
 """Per-request role vectors in vLLM's Python API (the role-vectors plugin): one mixed batch, unknown roles, and the
 prefix cache; run it with vLLM's own Python, role-vectors installed beside it:
 
-    ROLE_VECTORS_ROLES=CARDS VLLM_CPU_KVCACHE_SPACE=1 <vLLM venv>/bin/python tools/interop/vllm_roles.py MODEL IN.json OUT.json
+    ROLE_VECTORS_ROLES=CARDS VLLM_CPU_KVCACHE_SPACE=1 \\
+        <vLLM venv>/bin/python tools/interop/vllm_roles.py MODEL IN.json OUT.json
 
 IN.json: {"requests": [{"ids": [...], "role": NAME or null, "coeff": C or null}], "long": [[ids], [ids]], "role": NAME,
           "n_new": 8}
 OUT.json: {"engine_start_s", "generate_s", "outputs": [{"tokens", "logprobs"}] (one per request, in order),
-           "unknown_role": the error, "cache": {...}: the unsteered answer to a long prompt after a steered one, with the
-           plugin's salt and without it, and how many prompt tokens each took from the prefix cache}"""
+           "unknown_role": the error, "cache": {...}: the unsteered answer to a long prompt after a steered one, with
+           the plugin's salt and without it, and how many prompt tokens each took from the prefix cache}"""
 import json, sys, time
 
 def result(o):
@@ -21,13 +22,16 @@ def main():
     from vllm import LLM, SamplingParams
     from role_vectors.serve import steered_request
     t = time.time()
-    llm = LLM(model=model, dtype="float32", enforce_eager=True, max_model_len=512, max_num_seqs=8, seed=0, block_size=32)
+    llm = LLM(model=model, dtype="float32", enforce_eager=True, max_model_len=512, max_num_seqs=8, seed=0,
+              block_size=32)
     start = time.time() - t
     kw = dict(temperature=0, max_tokens=job["n_new"], logprobs=5, ignore_eos=True)
     reqs = [steered_request(r["ids"], r["role"], r["coeff"], **kw) for r in job["requests"]]
-    t = time.time(); outs = llm.generate([p for p, _ in reqs], [s for _, s in reqs], use_tqdm=False); gen = time.time() - t
+    t = time.time(); outs = llm.generate([p for p, _ in reqs], [s for _, s in reqs], use_tqdm=False)
+    gen = time.time() - t
     res = dict(engine_start_s=round(start, 1), generate_s=round(gen, 2), outputs=[result(o) for o in outs])
-    try: llm.generate([{"prompt_token_ids": job["requests"][0]["ids"]}], SamplingParams(**kw, extra_args={"role": "no-such-role"})); res["unknown_role"] = None
+    try: llm.generate([{"prompt_token_ids": job["requests"][0]["ids"]}],
+                      SamplingParams(**kw, extra_args={"role": "no-such-role"})); res["unknown_role"] = None
     except Exception as e: res["unknown_role"] = f"{type(e).__name__}: {e}"   # vLLM wraps our ValueError
     (a, b), role = job["long"], job["role"]
     one = lambda ids, r=None, raw=False: result(llm.generate(*(
