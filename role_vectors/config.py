@@ -1,4 +1,4 @@
-"""Every run option in one place, the run-folder layout, seeding and atomic writes.
+"""Every run option in one place, seeding, atomic writes, the one JSON reader and the fingerprints runs record.
 
 Docs: https://role-vectors.github.io/role-vectors/config.html.md"""
 

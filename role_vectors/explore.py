@@ -1,4 +1,4 @@
-"""Look at saved runs: the sweep of one role as heatmaps, one candidate's details, every role's vector scored on every domain (`role-vectors evaluate`, `role_matrix`), the geometry of the role vectors, and `RoleExplorer`, which puts it all in one Jupyter widget.
+"""Look at saved runs: the sweep of one role as heatmaps, one candidate's details, the geometry of the role vectors, and `RoleExplorer`, which puts them in one Jupyter widget with the role × domain matrix of `role_vectors.across`.
 
 Docs: https://role-vectors.github.io/role-vectors/explore.html.md"""
 

@@ -1,4 +1,4 @@
-"""One job per role: the papermill run notebook as each role's report, an sbatch array writer, submit, status and resubmit on SLURM, a batch runner for one machine, and the table across roles.
+"""One job per role: the papermill run notebook as each role's report, an sbatch array writer, submit, status and resubmit on SLURM, and a batch runner for one machine (the table across roles is `role_vectors.across`'s).
 
 Docs: https://role-vectors.github.io/role-vectors/hpc.html.md"""
 
