@@ -433,9 +433,8 @@ def load_gguf_vector(path, # a llama.cpp or repeng control vector (.gguf)
 
 def _check_control(cv:ControlVector, adapter:Adapter):
     if cv.d_model != adapter.d_model:
-        raise ConfigError(f"{cv.path} holds vectors of size {cv.d_model} (made for "
-                          f"{cv.model_hint or 'another model'}), but this "
-                          f"model's d_model is {adapter.d_model}")
+        raise ConfigError(f"{cv.path} holds vectors of size {cv.d_model} (made for {cv.model_hint or 'another model'})"
+                          f", but this model's d_model is {adapter.d_model}")
     far = [l - 1 for l in cv.vectors if l > adapter.n_layers]
     if far: raise ConfigError(f"{cv.path} has direction.{far[0]}, beyond this model's {adapter.n_layers} blocks")
 

@@ -147,8 +147,7 @@ def _log_to_stderr(name:str):
     "Show logger `name`'s INFO messages on stderr (papermill logs each cell and, with log_output, its output)"
     import logging
     log = logging.getLogger(name)
-    if not log.handlers:
-        h = logging.StreamHandler(); h.setFormatter(logging.Formatter("%(message)s")); log.addHandler(h)
+    if not log.handlers: log.addHandler(h := logging.StreamHandler()); h.setFormatter(logging.Formatter("%(message)s"))
     log.setLevel(logging.INFO)
 
 def run_report(cfg:RunConfig, # the run's options
@@ -332,8 +331,7 @@ def _words(name, v) -> list[str]:
     return [] if v is None else [f"--{name}={v}"] if _dashed(v) else [f"--{name}", str(v)]
 
 def task_args(cfg:RunConfig, jcfg=None, api=None, rep=None, no_report:bool=False) -> list[str]:
-    """The flags of one role's `report` (or `run`) command: model and out_dir, and every option not at its default;
-    no role"""
+    "The flags of one role's `report` (or `run`) command: model, out_dir and every option not at its default"
     objs = [cfg] if no_report else [cfg, jcfg or JudgeConfig(), api or ApiConfig(), rep or ReportConfig()]
     given = lambda o, f: f.name in ("model_path", "out_dir") or getattr(o, f.name) != _default(f)
     return [w for o in objs for f in fields(o) if f.name != "role" and given(o, f)
@@ -401,8 +399,7 @@ def prepare(roles, cfg:RunConfig, scfg:SlurmConfig, jcfg=None, api=None, rep=Non
             no_report:bool=False) -> tuple[list, RunConfig, str]:
     "Check everything a role array needs; `(roles, cfg, script text)`"
     scfg.validate(); _check_task_options(jcfg, rep, no_report)
-    roles = resolve_roles(roles, cfg)
-    cfg = check_roles(cfg, roles)[0]
+    roles = resolve_roles(roles, cfg); cfg = check_roles(cfg, roles)[0]
     return roles, cfg, sbatch_script(roles, cfg, scfg, jcfg, api, rep, no_report)
 
 # %% ../nbs/11_hpc.ipynb #ad2efe9d
@@ -521,10 +518,9 @@ def run_stage(layout:RunLayout, cfg:RunConfig, report:bool=True) -> tuple[bool, 
 # %% ../nbs/11_hpc.ipynb #1a99ae78
 def _last_error(log:Path) -> str:
     "The last line of a task log that names an error"
-    try:
-        lines = [l for l in log.read_text(errors="replace").splitlines()
-                 if re.search(r"error|Error|CANCELLED|Killed|TIME LIMIT", l)]
+    try: text = log.read_text(errors="replace")
     except OSError: return ""
+    lines = [l for l in text.splitlines() if re.search(r"error|Error|CANCELLED|Killed|TIME LIMIT", l)]
     return lines[-1].strip()[:200] if lines else ""
 
 def slurm_status(out_dir, # the runs' root

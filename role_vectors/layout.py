@@ -247,12 +247,10 @@ def item_records(records:list, # per-item MCQ records (`role_vectors.mcq`)
 
 # %% ../nbs/09_layout.ipynb #b61decff
 def score_record(s, expect:dict, vector_norm:float|None=None, counts:dict|None=None) -> dict:
-    """The fingerprint of one `Scored` (the content of `score_*.json`): what it is, its score, what it was computed
-    from, its answer counts"""
-    head = dict(kind="baseline") if s.kind == "baseline" else dict(kind=s.kind, position=s.position, layer=s.layer,
-                                                                   coeff=s.coeff)
-    return dict(head, score=s.score, **expect, **({} if s.kind == "baseline" else dict(vector_norm=vector_norm)),
-                **(counts or {}))
+    "The content of `score_*.json`: what one `Scored` is, its score, what it was computed from, its answer counts"
+    if s.kind == "baseline": return dict(kind="baseline", score=s.score, **expect, **(counts or {}))
+    head = dict(kind=s.kind, position=s.position, layer=s.layer, coeff=s.coeff, score=s.score)
+    return dict(head, **expect, vector_norm=vector_norm, **(counts or {}))
 
 # %% ../nbs/09_layout.ipynb #52c5e127
 def save_scored(s, path, expect:dict, items:list, vector_norm:float|None=None, adapter=None,

@@ -342,10 +342,9 @@ def _hub_reachable(timeout:float=3.0) -> bool:
     return bool(ok)
 
 def _offline() -> str|None:
-    "Why the hub cannot be reached, or None if it may be"
+    "Why the hub cannot be reached, or None if it may be (a proxy is given the chance)"
     for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         if os.environ.get(k, "").strip().upper() in ("1", "ON", "YES", "TRUE"): return f"{k} is set"
-    # let the proxy try
     if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")): return None
     return None if _hub_reachable() else "the hub cannot be reached (no network)"
 

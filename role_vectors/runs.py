@@ -62,10 +62,9 @@ def training_prompts(cfg:RunConfig) -> tuple[list[str], list[str]]:
 def resolve_test(cfg:RunConfig) -> str:
     "The MCQ domain a run selects on: `cfg.test`, else the role's domain in the catalogue"
     test = cfg.test or rvdata.role_domain(cfg.role)
-    if test is None:
-        raise ConfigError(f"Role {cfg.role!r} has no domain in the catalogue; pass --test, one of "
-                          f"{rvdata.list_domains(cfg.data_dir)}")
-    return test
+    if test is not None: return test
+    raise ConfigError(f"Role {cfg.role!r} has no domain in the catalogue; pass --test, one of "
+                      f"{rvdata.list_domains(cfg.data_dir)}")
 
 # %% ../nbs/09_runs.ipynb #d0019631
 def items_sha(items) -> str:

