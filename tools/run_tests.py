@@ -147,7 +147,8 @@ def main():
         failed += 1; failures.append("docs check")
         print(f"FAIL docs check\n{r.stdout[-6000:]}{r.stderr[-2000:]}", flush=True)
     else:    # docs_check.py's last line names itself and its time: "docs check (Ns): N passed, ..."
-        passed += 1; print(f"ok   {r.stdout.strip().splitlines()[-1] if r.stdout.strip() else 'docs check'}", flush=True)
+        last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "docs check"
+        passed += 1; print(f"ok   {last}", flush=True)
     skips = skip_log.read_text().splitlines() if skip_log.exists() else []
     shutil.rmtree(skip_log.parent, ignore_errors=True)
     left = sorted(set(os.listdir(tempfile.gettempdir())) - tmp_before)
