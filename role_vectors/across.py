@@ -24,10 +24,9 @@ def message_figure(text:str, size=(5, 1.2)):
 
 # %% ../nbs/09d_across.ipynb #fa0b6ed2
 SUMMARY_COLUMNS = ["role", "domain", "model", "baseline_accuracy", "selected_accuracy", "gain", "ablation_accuracy",
-                   "position",
-                   "layer", "coeff", "candidates_kept", "candidates", "n_test", "heldout_baseline", "heldout_accuracy",
-                   "heldout_gain",
-                   "heldout_ci95_low", "heldout_ci95_high", "heldout_p_value", "n_heldout"]
+                   "position", "layer", "coeff", "candidates_kept", "candidates", "n_test", "heldout_baseline",
+                   "heldout_accuracy", "heldout_gain", "heldout_ci95_low", "heldout_ci95_high", "heldout_p_value",
+                   "n_heldout"]
 
 def _heldout_columns(h) -> dict:
     "The held-out result of a direction's metadata as summary columns (None where the run has none)"
@@ -46,10 +45,9 @@ def summary_table(out_dir) -> "pd.DataFrame":
         md = read_json(L.direction_metadata(test, coeff),
                        keys=("pos", "layer", "coeff", "addition_score", "baseline_score"))
         rows.append(dict(role=L.role, domain=md.get("test", test), model=L.model_alias,
-                         baseline_accuracy=md["baseline_score"],
-                         selected_accuracy=md["addition_score"], gain=md["addition_score"] - md["baseline_score"],
-                         ablation_accuracy=md.get("ablation_score"), position=md["pos"], layer=md["layer"],
-                         coeff=md["coeff"],
+                         baseline_accuracy=md["baseline_score"], selected_accuracy=md["addition_score"],
+                         gain=md["addition_score"] - md["baseline_score"], ablation_accuracy=md.get("ablation_score"),
+                         position=md["pos"], layer=md["layer"], coeff=md["coeff"],
                          candidates_kept=count(L.evaluations_filtered(test, coeff)),
                          candidates=count(L.evaluations(test, coeff)),
                          n_test=md.get("n_test"), **_heldout_columns(md.get("heldout"))))
@@ -85,7 +83,7 @@ def write_summary(out_dir) -> tuple:
     "Write `<out_dir>/summary.csv` and `summary.png`; `(table, csv path, png path)`"
     df = summary_table(out_dir)
     if df.empty: raise ConfigError(f"No finished run under {out_dir} (a "
-                                   f"<model>/<role>/<test>/<coeff>/direction_metadata.json): "
+                                   "<model>/<role>/<test>/<coeff>/direction_metadata.json): "
                                    "run some roles first, or pass the --out_dir they used")
     csv = save_bytes(df.to_csv(index=False).encode("utf-8"), RunLayout.summary_csv(out_dir))
     return df, csv, save_figure(plot_summary(df), RunLayout.summary_png(out_dir))
@@ -121,7 +119,7 @@ def only_one(values, what:str, flag:str):
 
 def missing_cells(out_dir, model:str|None=None, coeff:float=1.0) -> list[tuple[str, str]]:
     "`(role, domain)` cells of the matrix with no evaluation yet: every role with a selection x every domain seen"
-    tab, have = role_table(out_dir), set()
+    tab = role_table(out_dir)
     sel = [(L.role, t) for L, t, a in walk(out_dir, selected=True)
            if model in (None, L.model_alias) and a == float(coeff)]
     t = tab[(tab.coeff == float(coeff)) & ((tab.model == model) if model else True)]
@@ -136,7 +134,7 @@ def role_matrix(out_dir, # the output folder of the runs
                 quiet:bool=False, # no note about missing cells
                ) -> "pd.DataFrame":
     "Roles x domains: each role's selected vector scored on each domain; writes `RunLayout.role_matrix_csv(out_dir)`"
-    if value not in ("gain", "score", "baseline_score"): raise ConfigError(f"value must be gain, score or "
+    if value not in ("gain", "score", "baseline_score"): raise ConfigError("value must be gain, score or "
                                                                            f"baseline_score, not {value!r}")
     tab = role_table(out_dir)
     save_bytes(tab.to_csv(index=False).encode("utf-8"), RunLayout.role_matrix_csv(out_dir))

@@ -17,8 +17,7 @@ from .layout import RunLayout
 from .runs import (run, resolve_test, load_model_for, client_from, judge_inputs, judge_stage, prompts_stage,
                                evaluate, evaluate_vector)
 from .hpc import (ReportConfig, SlurmConfig, ARRAY_RUN_FIELDS, ARRAY_REPORT_FIELDS, run_report,
-                              write_script,
-                              submit, slurm_status, print_status, batch)
+                              write_script, submit, slurm_status, print_status, batch)
 from .across import write_summary
 
 # %% auto #0
@@ -154,7 +153,7 @@ def data_verify_cmd(path:str=None, # folder to check; default: the cache
     for rel in res["missing"]: print(f"  missing  {rel}")
     for rel, m in res["mismatch"].items(): print(f"  CHANGED  {rel}: expected {m['expected']}, found {m['actual']}")
     if res["missing"] or res["mismatch"]: raise CheckFailed(f"{res['path']} does not match the recorded checksums "
-                                                            f"(listed above)")
+                                                            "(listed above)")
 
 # %% ../nbs/11b_cli.ipynb #51514dac
 @command("data list")
@@ -290,7 +289,7 @@ def slurm_write_cmd(roles:str, # roles: 'all', 'nurse,data analyst' or @file (on
     "write the sbatch array script, one task per role: <out_dir>/slurm/<name>.sbatch"
     path = write_script(roles, cfg, slurm, jcfg, api, rep, no_report)
     print(f"wrote {path}\nsubmit it with: sbatch {shlex.quote(str(path))}   (or role-vectors slurm submit with the "
-          f"same flags)")
+          "same flags)")
 
 # %% ../nbs/11b_cli.ipynb #4e43a89e
 @command("slurm submit", cfg=ARRAY_RUN_FIELDS, rep=ARRAY_REPORT_FIELDS)
@@ -335,27 +334,24 @@ def batch_cmd(roles:str, # roles: 'all', 'nurse,data analyst' or @file (one per 
     if any(c == 0 for c in codes.values()): summary_cmd(cfg.out_dir)
     failed = [r for r, c in codes.items() if c]
     if failed: raise CheckFailed(f"{len(failed)} of {len(codes)} roles failed ({', '.join(failed)}); their logs are "
-                                 f"named above")
+                                 "named above")
 
 # %% ../nbs/11b_cli.ipynb #c4ff932f
 def root_parser() -> argparse.ArgumentParser:
-    "`role-vectors` as argparse sub-parsers: one per command, `data` and `slurm` a second level"
+    "`role-vectors` as argparse sub-parsers: one per command, `data` and `slurm` a second level; `.commands` holds each"
     root = Parser(prog="role-vectors")
-    subs, groups = root.add_subparsers(parser_class=Parser), {}
+    subs, groups, root.commands = root.add_subparsers(parser_class=Parser), {}, {}
     for name, cmd in COMMANDS.items():
-        if " " not in name: cmd.add_to(subs); continue
-        g = name.split()[0]
-        if g not in groups:
-            groups[g] = subs.add_parser(g, prog=f"role-vectors {g}",
-                                        help=f"{g} commands").add_subparsers(parser_class=Parser)
-        cmd.add_to(groups[g])
+        g = name.split()[0] if " " in name else None
+        if g and g not in groups:
+            group = subs.add_parser(g, prog=f"role-vectors {g}", help=f"{g} commands")
+            groups[g] = group.add_subparsers(parser_class=Parser)
+        root.commands[name] = cmd.add_to(groups[g] if g else subs)
     return root
 
 def parser_of(name:str) -> argparse.ArgumentParser:
     "The sub-parser of command `name` (e.g. `run`, `data fetch`)"
-    p = root_parser()
-    for word in name.split(): p = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction)).choices[word]
-    return p
+    return root_parser().commands[name]
 
 def usage(group:str|None=None) -> str:
     "The top-level help: every command and its one line (only `group`'s, e.g. `data`, when given)"
@@ -377,16 +373,15 @@ def _did_you_mean(word:str, known:list) -> str:
 
 def find_command(argv:list) -> tuple[str, list]:
     "`(command, its flags)` from the words after `role-vectors` (flags alone: `run`); `ConfigError` for an unknown one"
-    cmds = COMMANDS
-    words = list(dict.fromkeys(n.split()[0] for n in cmds))
+    words = list(dict.fromkeys(n.split()[0] for n in COMMANDS))
     first = argv[0] if argv else "-"
     if first.startswith("-"): return "run", argv       # the original code's form: `--model_path M --role R`
     if first not in words:
         raise ConfigError(f"unknown command {first!r}{_did_you_mean(first, words)}; the commands are "
                           f"{', '.join(words)} "
                           "(role-vectors --help says what each does)")
-    if first in cmds: return first, argv[1:]
-    subs = [n.split()[1] for n in cmds if n.startswith(first + " ")]
+    if first in COMMANDS: return first, argv[1:]
+    subs = [n.split()[1] for n in COMMANDS if n.startswith(first + " ")]
     sub = argv[1] if len(argv) > 1 else None
     if sub in subs: return f"{first} {sub}", argv[2:]
     if sub is None or sub.startswith("-"):
@@ -398,11 +393,8 @@ def find_command(argv:list) -> tuple[str, list]:
 def _failed_run_errors() -> tuple:
     "Errors that mean a run failed (exit 1) rather than a usage error (exit 2)"
     from role_vectors.select import NoCandidateError
-    errs = [NoCandidateError, CheckFailed, SaveError]
-    for mod in ("role_vectors.llm", "role_vectors.judge"):
-        try: errs.append(__import__(mod, fromlist=["LLMError"]).LLMError); break
-        except (ImportError, AttributeError): pass
-    return tuple(errs)
+    from role_vectors.llm import LLMError
+    return NoCandidateError, CheckFailed, SaveError, LLMError
 
 def _one_line(e) -> str:
     "The message of `e` in one line"

@@ -169,7 +169,7 @@ class JudgeConfig:
         if not math.isfinite(self.coeff): raise ConfigError(f"--coeff {self.coeff}: must be a finite number")
         if self.top_k < 1: raise ConfigError(f"--top_k {self.top_k}: must be >= 1")
         if self.probe_mode not in ("all", "placeholder"): raise ConfigError(f"--probe_mode {self.probe_mode!r}: must "
-                                                                            f"be 'all' or 'placeholder'")
+                                                                            "be 'all' or 'placeholder'")
         if not 1 <= self.probe_tokens <= LIMITS["tokens"]:
             raise ConfigError(f"--probe_tokens {self.probe_tokens}: must be from 1 to {LIMITS['tokens']}")
         return self

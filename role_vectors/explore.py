@@ -292,7 +292,7 @@ def logit_lens(adapter, # the model the vector comes from
     v = check_vector(adapter, vector)
     head = adapter.model.get_output_embeddings()
     if head is None: raise ConfigError(f"{type(adapter.model).__name__} has no output embeddings (LM head) to read "
-                                       f"the vector through")
+                                       "the vector through")
     fn = final_norm(adapter) if norm else None
     with torch.inference_mode():
         h = v.to(device=head.weight.device, dtype=head.weight.dtype)[None, None]          # [1, 1, d_model]
@@ -390,7 +390,7 @@ class RoleExplorer:
         self.view = W.VBox(rows)
         if not self.index:
             self._say(f"No runs found under {self.out_dir}: a run is a folder "
-                      f"<out_dir>/<model>/<role>/generate_directions "
+                      "<out_dir>/<model>/<role>/generate_directions "
                       f"(make one with `role-vectors run --model_path M --role R --out_dir {self.out_dir}`)")
             for w_ in (self.model, self.role, self.domain, self.coeff, self.candidate, self.go): w_.disabled = True
             return

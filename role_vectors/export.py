@@ -29,7 +29,7 @@ def hook_words(layer:int) -> str:
     "Where a vector for `layer` is added, in words (a card's `hook`)"
     lcpp = f"; llama.cpp: direction.{layer - 1}, the output of block {layer - 1}" if layer >= 2 else ""
     return (f"added, times coeff, to the input of decoder block {layer} (transformers: hidden_states[{layer}] of "
-            f"output_hidden_states, a forward pre-hook on the block) at every position of the prompt and of each "
+            "output_hidden_states, a forward pre-hook on the block) at every position of the prompt and of each "
             f"generated token{lcpp}")
 
 # %% ../nbs/09b_export.ipynb #0d39f6b3
@@ -40,7 +40,7 @@ def llama_cpp_layer(layer:int, # the block whose input gets the vector (this lib
     top = f"..{n_layers - 1} of this {n_layers}-block model" if n_layers else " and up"
     if layer < 2 or (n_layers is not None and layer >= n_layers):
         raise ConfigError(f"layer {layer} cannot be a llama.cpp control vector: llama.cpp adds direction.N to the "
-                          f"output "
+                          "output "
                           f"of block N >= 1 (the input of block N + 1), so only layers 2{top} can be exported; "
                           "bake it instead (--to hf) or steer with the hooks")
     return layer - 1
@@ -104,7 +104,7 @@ def from_metadata(cls:Card, md:dict, where="the file") -> Card:
                           "write one with `role-vectors export --to card`")
     try: kw = {f.name: md[f.name] if _is_str(f) else json.loads(md[f.name]) for f in fields(cls) if f.name in md}
     except json.JSONDecodeError as e: raise ConfigError(f"{where}: a card field is not valid JSON ({e}); export it "
-                                                        f"again") from None
+                                                        "again") from None
     missing = [f.name for f in fields(cls) if f.default is dataclasses.MISSING and f.name not in kw]
     if missing: raise ConfigError(f"{where}: the card lacks {missing}; export it again")
     return cls(**kw)
@@ -122,12 +122,12 @@ def find_selection(layout:RunLayout, # the role's run
     if len(pick) == 1: return pick[0]
     if not have:
         raise ConfigError(f"no selected vector for {layout.role!r} in {layout.role_dir} (no direction.pt): run the "
-                          f"selection "
+                          "selection "
                           f"first (role-vectors run --model_path M --role '{layout.role}' --out_dir {layout.out_dir})")
     if not pick: raise ConfigError(f"no selected vector for {layout.role!r} with test {test} and coeff {coeff}; the "
                                    f"run has {_listing(have)}")
     raise ConfigError(f"the run of {layout.role!r} has several selected vectors ({_listing(pick)}): pass --test and "
-                      f"--coeff")
+                      "--coeff")
 
 # %% ../nbs/09b_export.ipynb #0bfffcbb
 def _heldout_figures(ho:dict) -> dict|None:
@@ -144,7 +144,7 @@ def card_from_run(layout:RunLayout, # the role's run
     v = read_tensor(layout.direction(test, coeff), (ex["d_model"],) if ex else None)
     if v.ndim != 1 or not torch.isfinite(v).all():
         raise ConfigError(f"{layout.direction(test, coeff)} is not a finite 1-D vector; rerun the selection with "
-                          f"--force")
+                          "--force")
     ho, layer = md.get("heldout") or {}, int(md["layer"])
     g = lambda k: ex.get(k)
     return v.float(), Card(
@@ -180,10 +180,10 @@ def check_dest(dest, # where an export goes
         raise ConfigError(f"--dest {str(dest)!r}: name a new file or folder, e.g. --dest exports/nurse")
     if dest.exists() or dest.is_symlink():
         if not force: raise ConfigError(f"--dest {dest} exists; choose another --dest, or pass --force to replace "
-                                        f"that export")
+                                        "that export")
         if not _ours(dest) or dest.is_symlink():
             raise ConfigError(f"--dest {dest} exists and is not an export of role-vectors; --force replaces only an "
-                              f"earlier export: choose another --dest")
+                              "earlier export: choose another --dest")
     for a in dest.parents:
         if a.exists():
             if not a.is_dir(): raise ConfigError(f"--dest {dest}: {a} is a file, not a folder")
@@ -217,12 +217,12 @@ def _readme_head(card:Card) -> list:
            f"{card.coeff:g} · "
            f"norm {card.norm:.4g} · d_model {card.d_model}", "",
            f"A direction in the residual stream that stands for *{card.role}*: the difference in means of the block "
-           f"inputs "
+           "inputs "
            f"between {card.n_train or '?'} role prompts and as many generic prompts, at post-instruction token "
            f"{card.position} ({tok!r}). "
            f"Steering {what}.", ""]
     if card.baked: out += [f"**This folder is a checkpoint with the vector already in its weights**: {card.baked}. "
-                           f"Serve it "
+                           "Serve it "
                            "as it is (`vllm serve <this folder>`); do not add the vector again.", ""]
     out += [f"**Held-out verdict**: {card.verdict}" if card.verdict else
             "**No held-out report**: this vector was not scored on questions it was not selected on.", "",
@@ -308,11 +308,11 @@ def check_fits(card:Card, # the vector's card
     tc = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
     d, h, n = tc.hidden_size, config_sha256(cfg), getattr(tc, "num_hidden_layers", None)
     if card.baked: raise ConfigError(f"{where} is the card of a baked checkpoint: its weights already carry the "
-                                     f"vector; "
+                                     "vector; "
                                      "load that checkpoint as it is, or use the card exported from the run")
     if card.d_model != d:
         raise ConfigError(f"{where} is a vector of size {card.d_model} (made on {card.model_id or 'another model'}), "
-                          f"but this model's d_model is "
+                          "but this model's d_model is "
                           f"{d}: use a vector made for this model")
     if card.config_sha256 and card.config_sha256 != h:
         raise ConfigError(f"{where} was made on {card.model_id or 'another model'} ({card.model_type}, config "
@@ -332,15 +332,15 @@ def load_vector(path, # a card folder, or its role_vector.safetensors
     p = Path(path).expanduser()
     f = _card_file(p) if p.is_dir() else p
     if not f.is_file(): raise ConfigError(f"{path}: no role-vectors card there (a folder holding {CARD_FILE}, or that "
-                                          f"file)")
+                                          "file)")
     if _kind_of(f) != "card": raise ConfigError(f"{f} is not a safetensors file; a card is written by `role-vectors "
-                                                f"export --to card`")
+                                                "export --to card`")
     try:
         with safe_open(str(f), "pt") as s:
             md, names = s.metadata() or {}, list(s.keys())
             t = s.get_tensor(CARD_TENSOR) if CARD_TENSOR in names else None
     except Exception as e: raise ConfigError(f"{f} is not a readable safetensors file ({type(e).__name__}); export it "
-                                             f"again") from None
+                                             "again") from None
     card = Card.from_metadata(md, f)
     if t is None or t.ndim != 1 or t.numel() != card.d_model or not torch.isfinite(t).all():
         raise ConfigError(f"{f} should hold one finite vector {CARD_TENSOR!r} of size {card.d_model}; export it again")
@@ -400,10 +400,10 @@ def _gguf_tensor(t, path) -> tuple[int, torch.Tensor]:
     pre, _, n = t.name.partition(".")
     if pre != "direction" or not n.isdigit():
         raise ConfigError(f"{path} holds the tensor {t.name!r}: a control vector holds only direction.N tensors (is "
-                          f"it a model file?)")
+                          "it a model file?)")
     if t.tensor_type.name not in ("F32", "F16", "BF16") or len([d for d in t.shape if d > 1]) > 1:
         raise ConfigError(f"{path}: {t.name} is a {t.tensor_type.name} tensor of shape {list(t.shape)}, not one float "
-                          f"vector")
+                          "vector")
     return int(n) + 1, torch.from_numpy(np.asarray(t.data, dtype=np.float32).reshape(-1).copy())
 
 # %% ../nbs/09b_export.ipynb #d1983b41
@@ -414,7 +414,7 @@ def load_gguf_vector(path, # a llama.cpp or repeng control vector (.gguf)
     import gguf
     p = Path(path).expanduser()
     if _kind_of(p) != "gguf": raise ConfigError(f"{path} is not a GGUF file (a llama.cpp control vector starts with "
-                                                f"'GGUF')")
+                                                "'GGUF')")
     try: r = gguf.GGUFReader(str(p))
     except Exception as e:
         raise ConfigError(f"{path} is not a readable GGUF file ({type(e).__name__}); export it again") from None
@@ -493,7 +493,7 @@ def _card_of_tensor(path:Path, v:torch.Tensor, layer, coeff) -> Card:
     md = read_json(side, ("layer",)) if side.is_file() else {}
     layer = layer if layer is not None else md.get("layer")
     if layer is None: raise ConfigError(f"--vector {path}: say which block's input it is for with --layer (no "
-                                        f"direction_metadata.json beside it)")
+                                        "direction_metadata.json beside it)")
     a = float(coeff if coeff is not None else md.get("coeff", 1.0))
     return Card(role=md.get("role") or path.stem, layer=int(layer), coeff=a, norm=v.double().norm().item(),
                 d_model=v.numel(),
@@ -505,7 +505,7 @@ def _from_gguf(path:Path, coeff) -> tuple[torch.Tensor, Card]:
     cv = load_gguf_vector(path)
     if len(cv.vectors) != 1:
         raise ConfigError(f"--vector {path} holds {len(cv.vectors)} directions; a card or a bake carries one: export "
-                          f"from "
+                          "from "
                           "a file with one direction (role-vectors evaluate --vector scores them all)")
     (layer, v), = cv.vectors.items()
     # it holds coeff * vector
@@ -529,10 +529,10 @@ def vector_from_file(path, # a card (folder or .safetensors), a GGUF control vec
         v = read_tensor(p)
         if v.ndim != 1 or not v.is_floating_point() or not torch.isfinite(v).all():
             raise ConfigError(f"--vector {path} holds a tensor of shape {tuple(v.shape)}; a vector is one finite 1-D "
-                              f"tensor")
+                              "tensor")
         return v.float(), _card_of_tensor(p, v, layer, coeff)
     raise ConfigError(f"--vector {path} is neither a role-vectors card (.safetensors), a GGUF control vector nor a "
-                      f"torch tensor file (.pt)")
+                      "torch tensor file (.pt)")
 
 # %% ../nbs/09b_export.ipynb #5391c030
 def _config_of(model_path, trust_remote_code=False):

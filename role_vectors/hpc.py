@@ -77,7 +77,7 @@ def run_notebook_path() -> Path:
     found = [p for p in ([Path(env)] if env else [pkg/"_runs"/"role_run.ipynb",
                                                   pkg.parent/"nbs"/"runs"/"role_run.ipynb"]) if p.is_file()]
     if not found: raise ConfigError(f"The run notebook {env or 'role_run.ipynb'} is not found: reinstall "
-                                    f"role-vectors, set "
+                                    "role-vectors, set "
                                     "ROLE_VECTORS_RUN_NOTEBOOK to its path, or pass --no_report")
     return found[0]
 
@@ -236,7 +236,7 @@ def parse_roles(roles:str, # 'all', 'a,b,c' or '@file'
     else: names = known if s == "all" else s.split(",")
     names = list(dict.fromkeys(n if n in known else n.strip() for n in names if n.strip()))   # ' lead': a file's name
     if not names: raise ConfigError(f"--roles {roles!r} names no role: give names separated by commas (e.g. --roles "
-                                    f"\"nurse,data analyst\"), --roles all, or --roles @file")
+                                    "\"nurse,data analyst\"), --roles all, or --roles @file")
     bad = [n for n in names if n not in known]
     if bad:
         raise ConfigError(f"unknown role(s) {bad} in --roles; {rvdata.splits_dir(data_dir)} has prompts for {known}")
@@ -252,9 +252,9 @@ def resolve_roles(roles, # '--roles' as given, or a list of names
     if roles.strip() != "all" or cfg.test is not None: return names
     skip = [r for r in names if rvdata.role_domain(r) is None]
     if skip: print(f"--roles all: leaving out {skip}, which have no test domain in the catalogue (name them with "
-                   f"--test DOMAIN to run them)")
+                   "--test DOMAIN to run them)")
     if len(skip) == len(names): raise ConfigError(f"--roles all: none of {names} has a test domain in the catalogue; "
-                                                  f"pass --test DOMAIN")
+                                                  "pass --test DOMAIN")
     return [r for r in names if r not in skip]
 
 # %% ../nbs/11_hpc.ipynb #3c57e78f
@@ -299,9 +299,9 @@ class SlurmConfig:
             raise ConfigError(f"--array_parallelism {self.array_parallelism}: must be >= 1")
         if self.time and not _TIME.match(self.time):
             raise ConfigError(f"--time {self.time!r}: not a SLURM time; write minutes, HH:MM:SS or D-HH:MM:SS, e.g. "
-                              f"04:00:00")
+                              "04:00:00")
         if self.mem and not _MEM.match(self.mem): raise ConfigError(f"--mem {self.mem!r}: not a SLURM size; write "
-                                                                    f"e.g. 64G or 64000M")
+                                                                    "e.g. 64G or 64000M")
         if self.name is not None and (not self.name.strip() or "/" in self.name or "\n" in self.name):
             raise ConfigError(f"--name {self.name!r}: give a job name without '/' or line breaks")
         if not str(self.launcher).strip(): raise ConfigError("--launcher must not be empty")
@@ -353,13 +353,13 @@ def sbatch_script(roles:list[str], # one array task per role, in order
           ("array", f"0-{n - 1}" + (f"%{scfg.array_parallelism}" if scfg.array_parallelism else "")),
           ("output", f"{logs}/%x_%A_%a.out"), ("open-mode", "append"), ("chdir", cfg.out_dir)]
     lines = ["#!/bin/bash", f"# role-vectors: {n} role(s) on {cfg.model_path}, one array task each (written by "
-                            f"`role-vectors slurm write`;",
-             f"# edit freely). Submit: sbatch THIS_FILE; follow: role-vectors slurm status --out_dir "
+                            "`role-vectors slurm write`;",
+             "# edit freely). Submit: sbatch THIS_FILE; follow: role-vectors slurm status --out_dir "
              f"{shlex.quote(cfg.out_dir)}"]
     lines += [f"#SBATCH --{k}={sbatch_value(v)}" for k, v in sb if v is not None] + ["#SBATCH --requeue"]
     lines += [f"#SBATCH {sbatch_value(o)}" for o in shlex.split(scfg.sbatch_options or "")]
-    lines += ["", "# task -> role", "ROLES=("] + [f"  {shlex.quote(r)}".ljust(40) + f"  # {i}" for i,
-                                                  r in enumerate(roles)] + [")"]
+    tasks = [f"  {shlex.quote(r)}".ljust(40) + f"  # {i}" for i, r in enumerate(roles)]
+    lines += ["", "# task -> role", "ROLES=(", *tasks, ")"]
     if scfg.setup: lines += ["", "# setup", *scfg.setup.strip().splitlines()]
     cmd = "run" if no_report else "report"
     args = task_args(cfg, jcfg, api, rep, no_report)
@@ -428,8 +428,8 @@ def require(tool:str) -> str:
     p = shutil.which(tool)
     if p is None:
         raise ConfigError(f"{tool} is not on PATH: run this on the cluster's login node (or install SLURM's client: "
-                          f"Debian/Ubuntu "
-                          f"package slurm-client), or run the roles on this machine with `role-vectors batch`")
+                          "Debian/Ubuntu "
+                          "package slurm-client), or run the roles on this machine with `role-vectors batch`")
     return p
 
 def check_sbatch(text:str) -> None:
@@ -440,7 +440,7 @@ def check_sbatch(text:str) -> None:
     if r.returncode:
         why = "; ".join(l.strip() for l in (r.stderr or r.stdout).splitlines() if l.strip() and "to start at" not in l)
         raise ConfigError(f"sbatch refuses the job ({why or f'exit {r.returncode}'}); fix --time, --mem, --partition, "
-                          f"--gpus or "
+                          "--gpus or "
                           "--cpus (see the script with `role-vectors slurm write`)")
 
 # %% ../nbs/11_hpc.ipynb #5c025c0f
@@ -483,7 +483,7 @@ def queue_states(job_ids:list[str]) -> dict|None:
         # that one: SLURM has forgotten a finished job, nothing queued
         if r.returncode and "Invalid job id" not in r.stderr:
             raise ConfigError(f"squeue -j {j} failed ({_one_line(r.stderr)}): run status where the cluster's commands "
-                              f"work")
+                              "work")
         for line in r.stdout.split():
             jid, _, st = line.partition("|")
             job, _, task = jid.partition("_")

@@ -217,7 +217,7 @@ def read_tensor(path, shape:tuple|None=None):
     except Exception as e:
         raise ArtifactError(f"{path} is corrupt or not a tensor file ({type(e).__name__}); {again}") from None
     if not isinstance(t, torch.Tensor): raise ArtifactError(f"{path} holds a {type(t).__name__}, not a tensor; rerun "
-                                                            f"with --force")
+                                                            "with --force")
     if not t.is_floating_point():
         raise ArtifactError(f"{path} holds {str(t.dtype).replace('torch.', '')} values, not floating point; {again}")
     if shape is not None and tuple(t.shape) != tuple(shape):
@@ -276,14 +276,14 @@ def read_scored(path, keys=()) -> dict:
         raise ArtifactError(f"{side} not found beside {Path(path).name} (the score was cut short); rerun to compute it")
     d = read_json(side, keys=("kind", "score", "records_sha", *keys))   # and the `keys` a caller checks
     if not Path(path).is_file(): raise ArtifactError(f"{path} not found beside {side.name}; delete {side.name}, or "
-                                                     f"rerun with --force")
+                                                     "rerun with --force")
     if short_sha(Path(path).read_bytes()) != d["records_sha"]:
         raise ArtifactError(f"{path} does not match {side.name} beside it (changed or cut short); delete both, or "
-                            f"rerun with "
+                            "rerun with "
                             "--force to recompute")
     recs = read_json(path)
     if not isinstance(recs, list): raise ArtifactError(f"{path} should hold a JSON list of per-item records; rerun "
-                                                       f"with --force")
+                                                       "with --force")
     return dict(d, records=recs)
 
 def load_scored(path, expect:dict):
@@ -297,7 +297,7 @@ def load_scored(path, expect:dict):
         same = math.isclose(d[k], v, rel_tol=1e-6) if k == "vector_norm" else d[k] == v
         if not same:
             raise ConfigError(f"{path} was computed with another {k} ({d[k]!r}, this sweep: {v!r}): the items, the "
-                              f"mode "
+                              "mode "
                               "or the candidate vectors changed. Delete that folder's results (or sweep into another "
                               "out_dir), or rerun with --force, to recompute them.")
     return Scored(d["kind"], d.get("position"), d.get("layer"), d.get("coeff"), d["score"], d["records"])

@@ -78,7 +78,7 @@ def check_out_dir(out_dir) -> Path:
     for a in [p, *p.parents]:
         if a.exists():
             if not a.is_dir(): raise ConfigError(f"--out_dir {out_dir}: {a} is a file, not a folder; choose another "
-                                                 f"--out_dir")
+                                                 "--out_dir")
             break
         made.append(a)
     try:
@@ -86,7 +86,7 @@ def check_out_dir(out_dir) -> Path:
         with tempfile.NamedTemporaryFile(dir=p, prefix=".rv-write-check-"): pass
     except OSError as e:
         raise ConfigError(f"--out_dir {out_dir} cannot be written ({e.strerror or type(e).__name__}); choose a folder "
-                          f"you can write") from None
+                          "you can write") from None
     finally:
         for a in made:
             try: a.rmdir()
@@ -232,7 +232,7 @@ def extract(plan:Plan, # from `make_plan`
         diff = {k: (old[k], v) for k, v in meta.items() if k in old and old[k] != v}
         if diff:
             raise ConfigError(f"{L.mean_diffs} was computed from other inputs {diff} (old, new); pass --force to "
-                              f"recompute "
+                              "recompute "
                               "or choose another --out_dir")
         return Candidates(read_tensor(L.mean_diffs, (adapter.n_eoi, adapter.n_layers, adapter.d_model)), meta)
     # [n_pos, n_layers, d_model]
@@ -321,8 +321,8 @@ def heldout_inputs(plan:Plan, choice, vector_norm:float, adapter) -> dict:
     "What the held-out report of `choice` is computed from: compared on resume"
     cfg = plan.cfg
     return dict(position=choice.position, layer=choice.layer, coeff=choice.coeff, vector_norm=round(vector_norm, 6),
-                heldout_sha=items_sha(plan.heldout), off_domain={d: items_sha(v) if isinstance(v, list) else v for d,
-                                                                 v in plan.off_domain.items()},
+                heldout_sha=items_sha(plan.heldout),
+                off_domain={d: items_sha(v) if isinstance(v, list) else v for d, v in plan.off_domain.items()},
                 n_random=cfg.n_random, n_boot=cfg.n_boot, seed=cfg.seed, persona_prompt=cfg.persona_prompt,
                 role=cfg.role,
                 mode=cfg.mode, max_new_tokens=cfg.max_new_tokens if cfg.mode == "generate" else None,
@@ -367,8 +367,8 @@ def heldout_stage(plan:Plan, adapter, cands, choice, swept:Swept, progress:bool=
                                   ids=plan.split["test"],
                                   n_random=cfg.n_random, n_boot=cfg.n_boot, seed=cfg.seed,
                                   persona_prompt=cfg.persona_prompt,
-                                  off_domain=plan.off_domain, off_ids={d: r.get("test") for d,
-                                                                       r in plan.split["off_domain"].items()},
+                                  off_domain=plan.off_domain,
+                                  off_ids={d: r.get("test") for d, r in plan.split["off_domain"].items()},
                                   batch_size=cfg.batch, mode=cfg.mode, max_new_tokens=cfg.max_new_tokens,
                                   base_records=base.records if base else None,
                                   steered_records=steer.records if steer else None)
@@ -453,7 +453,7 @@ def select(plan:Plan, # from `make_plan`, bound to the model by `bind`
         except NoCandidateError as e:
             save_unselected(plan, coeff, rows, res.baseline, counts)
             raise NoCandidateError(f"{e} (flags: --prune_layer_percentage, --keep_below_baseline, --keep_nan, "
-                                   f"--coeffs, "
+                                   "--coeffs, "
                                    f"--n_test). The scores are in {L.select_dir(plan.test, coeff)}") from None
         t = time.time()
         ho, loaded = heldout_stage(plan, adapter, cands, choice, swept, progress)
@@ -515,11 +515,11 @@ def _print_heldout(plan, s):
 def _print_selection(plan, s):
     c, ho = s.row, s.heldout
     print(f"\n== selection on '{s.test}' (coeff {c.coeff:g}): {s.n_kept} of {s.n_candidates} candidates pass the "
-          f"filters ==")
+          "filters ==")
     never = [l for l in plan.layers if l >= s.prune_limit]
     if never: print(f"(layers {never[0]}..{never[-1]}, the last {plan.cfg.prune_layer_percentage:.0%} of "
                     f"{s.n_layers}, are swept "
-                    f"but never chosen: --prune_layer_percentage; the sweep covers layers "
+                    "but never chosen: --prune_layer_percentage; the sweep covers layers "
                     f"{plan.layers[0]}..{plan.layers[-1]})")
     if ho:
         print(f"selected on {ho['n_selected_on']} questions; " + ("reported on the same ones (--select_on test, the "
@@ -750,7 +750,7 @@ def judge_stage(layout, # the role's RunLayout
     save_json(summary, layout.judge_summary(test, coeff, mode))
     if summary["error"]:
         print(f"warning: the judge failed on {summary['error']} of {len(recs)} candidates (label Error; the reason is "
-              f"in "
+              "in "
               "each candidate file's judge_error); run the same command again to ask about them again")
     return summary
 

