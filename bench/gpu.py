@@ -20,7 +20,8 @@ JSON (`--out`, default `bench/gpu.json`, `bench/gpu-small.json` with `--small`).
 - sweep   75 (40): candidates/s on 128 four-option questions (the demo MMLU-style questions, repeated), every
   post-instruction position x layers L/2..L-1, ours (`sweep`) against the per-candidate full forward
   (`role_vectors.testing.naive_sweep`, timed on 3 candidates) for addition, and ablation (a full pass in both);
-  the two must give the same scores.
+  the two must give the same scores; a line says whether the last block's MLP ran on the last positions only (the
+  sweep does that only where it gives the same bits, `role_vectors.select.trims_exactly`).
 - generate 45 (25): greedy tokens/s (64 new tokens, KV cache) unsteered, with addition, with ablation, at batch 1 and
   batch 32 (1 and 4 with `--small`), and the peak memory of each.
 - dtype   50 (30): the 1B model in bfloat16 against float32, each running the whole pipeline (candidates from 64 + 64
@@ -50,7 +51,8 @@ from role_vectors.config import demo_model_dir
 from role_vectors.data import load_mcq, load_role_prompts, load_base_prompts
 from role_vectors.models import Adapter, position_ids
 from role_vectors.directions import diff_in_means
-from role_vectors.select import sweep, sweep_cost, candidate_grid, select_direction, NoCandidateError, ablation_accuracy
+from role_vectors.select import (sweep, sweep_cost, candidate_grid, select_direction, NoCandidateError,
+                                 ablation_accuracy, trims_exactly, block_input, block_outputs)
 from role_vectors.steer import generate
 from role_vectors.testing import naive_sweep, report_skip
 from role_vectors.trace import PassThrough, Trace, TraceDict
@@ -259,6 +261,11 @@ def part_sweep(b:Bench):
                         keep_items=True, progress=False, on_score=lambda s: got.__setitem__(s.key, s))
     ours, t_ours, m_ours = b.timed(run)
     n, n_pos = len(ours.rows), len({r.position for r in ours.rows})
+    enc = a.tokenize([it["instruction"] for it in items[:bs]])
+    trim = trims_exactly(a, enc, block_input(a, enc, L - 1), block_outputs(a, enc))
+    b.say(a, "the last block's MLP on the last positions only (`last_mlp_only`): "
+             + ("the same bits here, so the sweep used it" if trim else "other bits on this device's kernels, so the "
+                "sweep ran the whole block"), last_mlp_trimmed=trim)
     b.say(a, f"ours, addition: {n} candidates ({n_pos} positions x layers {L // 2}-{L - 1}) on {len(items)} questions "
              f"(mean {mean_len:.0f} tokens, batch {bs}) in {t_ours:.1f} s: {n / t_ours:.2f} candidates/s (the baseline "
              f"included); {b.mem_name} {m_ours:.0f} MB", seconds=t_ours, candidates=n, candidates_per_s=n / t_ours,

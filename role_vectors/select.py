@@ -20,8 +20,9 @@ from .mcq import check_items, mcq_accuracy, forward_letters, score_letters
 
 # %% auto #0
 __all__ = ['SCORE_KEYS', 'candidate_grid', 'Scored', 'ScoreRow', 'SweepResult', 'ablation_accuracy', 'block_outputs',
-           'block_input', 'suffix_letters', 'scaled_vector', 'sweep_cost', 'duration', 'describe_cost', 'sweep',
-           'NoCandidateError', 'layer_limit', 'filter_candidates', 'rank_key', 'select_direction', 'plot_scores']
+           'block_input', 'last_mlp_only', 'suffix_letters', 'trims_exactly', 'scaled_vector', 'sweep_cost', 'duration',
+           'describe_cost', 'sweep', 'NoCandidateError', 'layer_limit', 'filter_candidates', 'rank_key',
+           'select_direction', 'plot_scores']
 
 # %% ../nbs/07_select.ipynb #afe9dde2
 def candidate_grid(mean_diffs, # [n_pos, n_layers, d_model] candidates from `diff_in_means`, or `Candidates`
@@ -126,15 +127,50 @@ def block_input(adapter:Adapter, # the model
     return box.input
 
 # %% ../nbs/07_select.ipynb #ddf565f9
+_MIN_ROWS = 32   # matrix products of fewer rows take other kernels on some CPUs (MKL), which round otherwise
+
+def _last_row(out):
+    "The last position of an MLP's output (or of the first item of the tuple it returns): [batch, 1, d_model]"
+    if isinstance(out, tuple): return (_last_row(out[0]), *out[1:])
+    return out[:, -1:].contiguous()
+
+def last_mlp_only(adapter:Adapter, # the model
+                  rows:int=1, # the MLP runs on the last `rows` positions (enough rows for the batch kernels)
+                 ) -> Trace:
+    """Inside the `with` block the last block's MLP runs on the last `rows` positions and returns the last one
+    ([batch, 1, d_model]); the block's residual sum broadcasts that row, so the last position's output is the same
+    and only rows that a last-position LM head never reads change"""
+    return Trace(adapter.mlp[-1], retain_output=False, edit_input=lambda h: h[:, -rows:].contiguous(),
+                 edit_output=_last_row)
+
+def _mlp_rows(h) -> int:
+    "Positions per prompt that give the trimmed MLP at least `_MIN_ROWS` rows (all, for a short batch)"
+    return min(h.shape[1], -(-_MIN_ROWS // h.shape[0]))
+
 def suffix_letters(adapter:Adapter, # the model
                    enc, # a tokenized batch
                    layer:int, # the first block that runs
                    h:torch.Tensor, # the input of block `layer`: [batch, seq, d_model]
                    n_out:int=0, # what a block returns (see `role_vectors.trace.skip_blocks`)
+                   last_mlp:bool=False, # the last block's MLP on the last positions only (`last_mlp_only`)
                   ) -> torch.Tensor:
     "Letter log-probs [batch, 4] of the pass that starts at block `layer` with input `h` (blocks before it skipped)"
-    with skip_blocks(adapter.blocks, layer, n_out), replace_input(adapter.model, adapter.block_names[layer], h):
+    with (skip_blocks(adapter.blocks, layer, n_out), replace_input(adapter.model, adapter.block_names[layer], h),
+          last_mlp_only(adapter, _mlp_rows(h)) if last_mlp else contextlib.nullcontext()):
         return forward_letters(adapter, enc)
+
+def trims_exactly(adapter:Adapter, # the model
+                  enc, # a tokenized batch
+                  h:torch.Tensor, # any hidden states of the batch's shape: [batch, seq, d_model]
+                  n_out:int=0, # what a block returns
+                 ) -> bool:
+    """Whether `last_mlp_only` gives this batch's shape the same letter log-probs, bit for bit, checked on the last
+    block run on `h`: a device whose kernels compute a row alone with other bits (or a block that cannot take one
+    row) gets `False`"""
+    full = suffix_letters(adapter, enc, adapter.n_layers - 1, h, n_out)
+    try: return torch.equal(full, suffix_letters(adapter, enc, adapter.n_layers - 1, h, n_out, last_mlp=True))
+    except RuntimeError: return False
+
 
 # %% ../nbs/07_select.ipynb #83b44c6e
 def scaled_vector(adapter, vector, coeff):
@@ -156,10 +192,12 @@ def _score_naive(adapter, cands:Candidates, items, add, abl, batch_size=32, prog
                        else ablation_accuracy(adapter, items, r, **kw))
         yield Scored(kind, p, l, a, score, recs)
 
-def _suffixes(adapter, encs, layer, cache, n_out, cv=None):
-    "Letter log-probs [n_items, 4]: every batch's pass from block `layer` on its cached input (plus `cv`, if given)"
+def _suffixes(adapter, encs, layer, cache, n_out, trims, cv=None):
+    """Letter log-probs [n_items, 4]: every batch's pass from block `layer` on its cached input (plus `cv`, if given),
+    the last block's MLP at the last position where `trims` says it is exact"""
     steer = (lambda h: h) if cv is None else (lambda h: add_act(h, cv))
-    return torch.cat([suffix_letters(adapter, e, layer, steer(h), n_out).cpu() for e, h in zip(encs, cache)])
+    return torch.cat([suffix_letters(adapter, e, layer, steer(h), n_out, t).cpu()
+                      for e, h, t in zip(encs, cache, trims)])
 
 def _score_fast(adapter, cands:Candidates, items, add, abl, batch_size=32, progress=True, mode="prob",
                 max_new_tokens=256, baseline=False):
@@ -174,15 +212,17 @@ def _score_fast(adapter, cands:Candidates, items, add, abl, batch_size=32, progr
     with tqdm(total=len(add) + len(abl), desc=_desc_scores(add, abl), disable=not progress, leave=False) as bar:
         for l in sorted(set(by_layer) | set(abl_at)):
             if l in by_layer:
-                if cache is None: cache = [block_input(adapter, e, l) for e in encs]   # [batch, seq, d_model] per batch
+                if cache is None:
+                    cache = [block_input(adapter, e, l) for e in encs]   # [batch, seq, d_model] per batch
+                    trims = [trims_exactly(adapter, e, h, n_out) for e, h in zip(encs, cache)]
                 else:
                     for b, e in enumerate(encs): cache[b] = block_input(adapter, e, l, at, cache[b], n_out)
                 at = l
                 if baseline and l == max(by_layer):   # the unsteered suffix from the last swept layer: the baseline
-                    lp = _suffixes(adapter, encs, l, cache, n_out)
+                    lp = _suffixes(adapter, encs, l, cache, n_out, trims)
                     yield Scored("baseline", None, None, None, *score_letters(items, lp))
                 for p, _, a in by_layer[l]:
-                    lp = _suffixes(adapter, encs, l, cache, n_out, scaled_vector(adapter, cands.vector(p, l), a))
+                    lp = _suffixes(adapter, encs, l, cache, n_out, trims, scaled_vector(adapter, cands.vector(p, l), a))
                     bar.update(); yield Scored("addition", p, l, a, *score_letters(items, lp))
             for p, _, a in abl_at.get(l, []):
                 bar.update()
@@ -203,10 +243,10 @@ def sweep_cost(n_items:int, # questions
     passes, full = dict(baseline=nb * int(baseline), ablation=nb * len(abl)), int(baseline) + len(abl)
     if fast:
         at = sorted({l for _, l, _ in add})                          # one prefix pass per batch and swept layer
-        passes.update(prefix=nb * len(at), suffix=nb * len(add))
+        passes.update(prefix=nb * len(at), suffix=nb * len(add), check=2 * nb * bool(add))   # `trims_exactly`
         base = n_layers - at[-1] if at else n_layers                 # the baseline: from the walk's last layer on
         walk, suffixes = (at[-1] if at else 0), sum(n_layers - l for _, l, _ in add)
-        blocks = nb * (int(baseline) * base + len(abl) * n_layers + walk + suffixes)
+        blocks = nb * (int(baseline) * base + len(abl) * n_layers + walk + suffixes + 2 * bool(add))
     else:
         passes.update(addition=nb * len(add))
         blocks = nb * (full + len(add)) * n_layers
