@@ -275,6 +275,30 @@ def _kinds(a:float, ablation:bool) -> list:
     "What is scored for a candidate with coefficient `a`"
     return ["addition"] + (["ablation"] if ablation and a == 1 else [])
 
+def _checked_args(adapter, cands, mode, batch_size, done, baseline) -> dict:
+    "Validate `sweep`'s arguments (after the items, candidates and grid); the results already computed, as a new dict"
+    if cands.shape[1:] != (adapter.n_layers, adapter.d_model):
+        raise ConfigError(f"mean_diffs has shape {cands.shape} but the model has {adapter.n_layers} blocks "
+                          f"and d_model {adapter.d_model}: were the candidates computed on another model?")
+    if mode not in ("prob", "generate"): raise ConfigError(f"mode must be 'prob' or 'generate', not {mode!r}")
+    check_batch_size(batch_size)
+    if (bad := [k for k, v in (done or {}).items() if not isinstance(v, Scored)]):
+        raise ConfigError(f"done must map (position, layer, coeff, kind) to Scored results; {bad[:3]} do not")
+    if baseline is not None and not (isinstance(baseline, Scored) and baseline.kind == "baseline"):
+        raise ConfigError("baseline must be a Scored of kind 'baseline' (as on_score received it), got "
+                          f"{baseline!r:.80}")
+    return dict(done or {})
+
+def _rows(grid, done, baseline, ablation, keep_items) -> list:
+    "A `ScoreRow` per candidate of `grid` (in its order), from the scores in `done`"
+    rows = []
+    for p, l, a in grid:
+        ad = done[(p, l, a, "addition")]
+        ab = done[(p, l, a, "ablation")] if "ablation" in _kinds(a, ablation) else None
+        rows.append(ScoreRow(p, l, a, ad.score, ab.score if ab else None, baseline.score,
+                             *((ad.records, ab.records if ab else None) if keep_items else (None, None))))
+    return rows
+
 def sweep(adapter:Adapter, # the model
           mean_diffs, # [n_pos, n_layers, d_model] candidates from `diff_in_means`, or `Candidates`
           items:list, # MCQ records (D_test)
@@ -296,18 +320,8 @@ def sweep(adapter:Adapter, # the model
     check_items(items)
     cands = Candidates.of(mean_diffs)
     grid = candidate_grid(cands, positions, layers, coeffs)
-    if cands.shape[1:] != (adapter.n_layers, adapter.d_model):
-        raise ConfigError(f"mean_diffs has shape {cands.shape} but the model has {adapter.n_layers} blocks "
-                          f"and d_model {adapter.d_model}: were the candidates computed on another model?")
-    if mode not in ("prob", "generate"): raise ConfigError(f"mode must be 'prob' or 'generate', not {mode!r}")
-    check_batch_size(batch_size)
-    done, emit, t0, say = (dict(done or {}), on_score or (lambda s: None), time.perf_counter(),
-                           tqdm.write if progress else (lambda s: None))
-    if (bad := [k for k, v in done.items() if not isinstance(v, Scored)]):
-        raise ConfigError(f"done must map (position, layer, coeff, kind) to Scored results; {bad[:3]} do not")
-    if baseline is not None and not (isinstance(baseline, Scored) and baseline.kind == "baseline"):
-        raise ConfigError("baseline must be a Scored of kind 'baseline' (as on_score received it), got "
-                          f"{baseline!r:.80}")
+    done = _checked_args(adapter, cands, mode, batch_size, done, baseline)
+    emit, t0, say = on_score or (lambda s: None), time.perf_counter(), tqdm.write if progress else (lambda s: None)
     add = [c for c in grid if (*c, "addition") not in done]
     abl = [c for c in grid if "ablation" in _kinds(c[2], ablation) and (*c, "ablation") not in done]
     fast, n, L = fast and mode == "prob", len(items), adapter.n_layers
@@ -331,18 +345,10 @@ def sweep(adapter:Adapter, # the model
             if first and s.kind != "baseline" and len(add) + len(abl) > 1:   # the rest, at the time per block pass
                 first, fused = False, (blocks(add, [], True) - blocks(add, [])) * (fuse and baseline is not None)
                 one = blocks([s.key[:3]], []) if s.kind == "addition" else blocks([], [s.key[:3]])
-                spent = base_blocks + fused + one
-                left = base_blocks + blocks(add, abl, fuse) - spent
-                say(f"first candidate scored after {duration(time.perf_counter() - t0)}; the other "
-                    f"{len(add) + len(abl) - 1} scores: about "
-                    f"{duration((time.perf_counter() - t0) * left / spent)} more")
-    rows = []
-    for p, l, a in grid:
-        ad = done[(p, l, a, "addition")]
-        ab = done[(p, l, a, "ablation")] if "ablation" in _kinds(a, ablation) else None
-        rows.append(ScoreRow(p, l, a, ad.score, ab.score if ab else None, baseline.score,
-                             *((ad.records, ab.records if ab else None) if keep_items else (None, None))))
-    return SweepResult(baseline.score, rows, baseline.records)
+                spent, elapsed = base_blocks + fused + one, time.perf_counter() - t0
+                say(f"first candidate scored after {duration(elapsed)}; the other {len(add) + len(abl) - 1} scores: "
+                    f"about {duration(elapsed * (base_blocks + blocks(add, abl, fuse) - spent) / spent)} more")
+    return SweepResult(baseline.score, _rows(grid, done, baseline, ablation, keep_items), baseline.records)
 
 # %% ../nbs/07_select.ipynb #a60fe4cb
 class NoCandidateError(ConfigError):
