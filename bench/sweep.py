@@ -8,7 +8,7 @@ pass per batch. Ours: `sweep(fast=True)`: per batch and layer the input of block
 from the previous swept layer), then each candidate at `l` runs only blocks `l..L-1` with the LM head at the last
 position; the baseline is the unsteered pass from the last swept layer (the walk was its prefix). The last block
 of each of those passes runs its MLP on the last positions only (the LM head reads no other row), once
-`trims_exactly` has found, per batch shape, that this gives the same bits here (two passes of the last block).
+`trims_exactly` has found, for each batch, that this gives the same bits here (two passes of the last block).
 
 Limits, in block passes (`sweep_cost`): a candidate at layer l costs L - l blocks instead of L, 16 / 4.5 = 3.56 x on
 average over layers 8-15; with the baseline counted in both (16 blocks per batch: ours is the walk and its last

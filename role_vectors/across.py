@@ -117,9 +117,10 @@ def only_one(values, what:str, flag:str):
     if len(vals) > 1: raise ConfigError(f"{what}: several under this folder ({vals}); pass {flag}= one of them")
     return vals[0] if vals else None
 
-def missing_cells(out_dir, model:str|None=None, coeff:float=1.0) -> list[tuple[str, str]]:
-    "`(role, domain)` cells of the matrix with no evaluation yet: every role with a selection x every domain seen"
-    tab = role_table(out_dir)
+def missing_cells(out_dir, model:str|None=None, coeff:float=1.0, tab=None) -> list[tuple[str, str]]:
+    """`(role, domain)` cells of the matrix with no evaluation yet: every role with a selection x every domain seen
+    (`tab`: the `role_table` of `out_dir`, if already read)"""
+    tab = role_table(out_dir) if tab is None else tab
     sel = [(L.role, t) for L, t, a in walk(out_dir, selected=True)
            if model in (None, L.model_alias) and a == float(coeff)]
     t = tab[(tab.coeff == float(coeff)) & ((tab.model == model) if model else True)]
@@ -142,7 +143,7 @@ def role_matrix(out_dir, # the output folder of the runs
     t = tab[(tab.model == model) & (tab.coeff == float(coeff))]
     m = t.pivot_table(index="role", columns="domain", values=value, aggfunc="first")
     if value == "gain": m = 100 * m
-    miss = missing_cells(out_dir, model, coeff)
+    miss = missing_cells(out_dir, model, coeff, tab)
     for r in sorted({r for r, _ in miss}):
         if r not in m.index: m.loc[r] = float("nan")
     for d in sorted({d for _, d in miss}):

@@ -10,7 +10,7 @@ import sys, json, errno, shlex, difflib, inspect, argparse, warnings
 import dataclasses, typing
 from dataclasses import dataclass, field, fields
 from fastcore.docments import docments
-from .config import RunConfig, JudgeConfig, ApiConfig, ConfigError, CheckFailed, SaveError
+from .config import RunConfig, JudgeConfig, ApiConfig, ConfigError, CheckFailed, SaveError, one_line
 from .data import data_summary, print_summary
 from .upstream import fetch_upstream, verify_folder, load_personas
 from .layout import RunLayout
@@ -75,7 +75,7 @@ class Parser(argparse.ArgumentParser):
     "argparse with its errors in one line and no usage: `role-vectors run: error: ... (see role-vectors run --help)`"
     def error(self, message):
         "Exit 2 with argparse's message in one line, naming the command's --help"
-        msg = " ".join(str(message).split())
+        msg = one_line(message)
         self.exit(2, f"{self.prog}: error: {msg} (see {self.prog} --help)\n")
 
 # %% ../nbs/11b_cli.ipynb #2fcdabd7
@@ -398,7 +398,7 @@ def _failed_run_errors() -> tuple:
 
 def _one_line(e) -> str:
     "The message of `e` in one line"
-    return " ".join(str(e).split()) or type(e).__name__
+    return one_line(e) or type(e).__name__
 
 def _message(e:Exception) -> tuple[str, int]:
     "The line a user sees of error `e`, and the exit code: 2 a usage error, 1 a run that failed or an internal error"

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 # %% auto #0
 __all__ = ['LIMITS', 'AGAIN', 'project_data_dir', 'demo_data_dir', 'demo_model_dir', 'ConfigError', 'RunConfig', 'JudgeConfig',
            'ApiConfig', 'set_seed', 'SaveError', 'atomic_path', 'save_bytes', 'save_json', 'sha256_of', 'short_sha',
-           'ArtifactError', 'CheckFailed', 'read_json', 'torch_bytes', 'save_torch', 'save_figure']
+           'one_line', 'ArtifactError', 'CheckFailed', 'read_json', 'torch_bytes', 'save_torch', 'save_figure']
 
 # %% ../nbs/00_config.ipynb #27064a58
 def project_data_dir() -> Path:
@@ -269,6 +269,12 @@ def sha256_of(obj) -> str:
 def short_sha(obj, n:int=16) -> str:
     "The first `n` hex digits of `sha256_of(obj)`: the fingerprints runs record and compare"
     return sha256_of(obj)[:n]
+
+# %% ../nbs/00_config.ipynb #15ef3853
+def one_line(x) -> str:
+    "`str(x)` with every run of whitespace, newlines included, made one space: messages that must stay one line"
+    return " ".join(str(x).split())
+
 
 # %% ../nbs/00_config.ipynb #07ba1e8e
 class ArtifactError(ConfigError):

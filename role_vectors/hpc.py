@@ -12,7 +12,7 @@ from pathlib import Path
 from fastcore.docments import docments
 from .config import RunConfig, JudgeConfig, ApiConfig, ConfigError, LIMITS, save_bytes, save_json
 from . import data as rvdata
-from .config import CheckFailed, read_json
+from .config import CheckFailed, read_json, one_line
 from .layout import RunLayout
 from .runs import make_plan, resolve_test, check_out_dir, coeff_list, sweep_layers
 
@@ -141,8 +141,6 @@ def write_html(notebook, html) -> Path:
     return save_bytes(body.encode("utf-8"), html)
 
 # %% ../nbs/11_hpc.ipynb #7bffb81b
-def _one_line(s) -> str: return " ".join(str(s).split())
-
 def _log_to_stderr(name:str):
     "Show logger `name`'s INFO messages on stderr (papermill logs each cell and, with log_output, its output)"
     import logging
@@ -173,7 +171,7 @@ def run_report(cfg:RunConfig, # the run's options
     except pm.PapermillExecutionError as e:
         os.replace(partial, L.report)
         raise ReportFailed(f"{cfg.role}: the report stopped in cell {e.exec_count} with {e.ename}: "
-                           f"{_one_line(e.evalue)[:300]} "
+                           f"{one_line(e.evalue)[:300]} "
                            f"(see {L.report})") from None
     except BaseException:
         partial.unlink(missing_ok=True); raise
@@ -200,7 +198,7 @@ def answer_examples(adapter, # the model
     """The first `n` questions: the correct letter, the letters chosen without and with the direction, and both
     generated answers"""
     import pandas as pd
-    from role_vectors.runs import read_tensor
+    from role_vectors.layout import read_tensor
     from role_vectors.steer import generate
     a = float(choice["coeff"])
     # the per-item records (a list, or under "records")
@@ -463,7 +461,7 @@ def submit(roles, cfg:RunConfig, scfg:SlurmConfig, jcfg=None, api=None, rep=None
     save_bytes(text.encode("utf-8"), path)
     RunLayout.slurm_logs(cfg.out_dir).mkdir(parents=True, exist_ok=True)
     r = subprocess.run([sbatch, "--parsable", str(path)], capture_output=True, text=True, cwd=cfg.out_dir)
-    if r.returncode: raise CheckFailed(f"sbatch {path} failed: {_one_line(r.stderr or r.stdout)}")
+    if r.returncode: raise CheckFailed(f"sbatch {path} failed: {one_line(r.stderr or r.stdout)}")
     job = r.stdout.strip().split(";")[0]
     record(cfg, scfg, roles, no_report, dict(job_id=job, roles=roles, script=str(path),
                                              submitted=time.strftime("%Y-%m-%dT%H:%M:%S")))
@@ -482,7 +480,7 @@ def queue_states(job_ids:list[str]) -> dict|None:
         r = subprocess.run([squeue, "-h", "-r", "-j", str(j), "-o", "%i|%T"], capture_output=True, text=True)
         # that one: SLURM has forgotten a finished job, nothing queued
         if r.returncode and "Invalid job id" not in r.stderr:
-            raise ConfigError(f"squeue -j {j} failed ({_one_line(r.stderr)}): run status where the cluster's commands "
+            raise ConfigError(f"squeue -j {j} failed ({one_line(r.stderr)}): run status where the cluster's commands "
                               "work")
         for line in r.stdout.split():
             jid, _, st = line.partition("|")

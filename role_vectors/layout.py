@@ -9,7 +9,8 @@ from __future__ import annotations
 import json, math, warnings
 from dataclasses import dataclass
 from pathlib import Path
-from .config import RunConfig, ConfigError, ArtifactError, read_json, save_bytes, save_json, short_sha
+from .config import (RunConfig, ConfigError, ArtifactError, AGAIN, read_json, save_bytes, save_json,
+                                 short_sha)
 
 # %% auto #0
 __all__ = ['RunLayout', 'read_tensor', 'item_records', 'score_record', 'save_scored', 'read_scored', 'load_scored', 'walk']
@@ -154,15 +155,15 @@ class RunLayout:
     @staticmethod
     def slurm_script(out_dir, name) -> Path:
         "An sbatch array script"
-        return Path(out_dir)/"slurm"/_part("--name", f"{name}.sbatch")
+        return RunLayout.slurm_dir(out_dir)/_part("--name", f"{name}.sbatch")
     @staticmethod
     def slurm_manifest(out_dir, name) -> Path:
         "What an array was submitted with (roles, options, job id)"
-        return Path(out_dir)/"slurm"/_part("--name", f"{name}.json")
+        return RunLayout.slurm_dir(out_dir)/_part("--name", f"{name}.json")
     @staticmethod
     def slurm_logs(out_dir) -> Path:
         "The tasks' logs"
-        return Path(out_dir)/"slurm"/"logs"
+        return RunLayout.slurm_dir(out_dir)/"logs"
     @staticmethod
     def slurm_log(out_dir, name, job_id, task) -> Path:
         "The log of one task of an array"
@@ -209,20 +210,19 @@ class RunLayout:
 def read_tensor(path, shape:tuple|None=None):
     "The tensor saved in `path` (loaded with `weights_only`): floating point, finite, and of `shape` when given"
     import torch
-    again = "delete it, or rerun with --force to recompute"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")    # torch's note on a foreign pickle protocol: such a file is refused below
             t = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ArtifactError(f"{path} is corrupt or not a tensor file ({type(e).__name__}); {again}") from None
+        raise ArtifactError(f"{path} is corrupt or not a tensor file ({type(e).__name__}); {AGAIN}") from None
     if not isinstance(t, torch.Tensor): raise ArtifactError(f"{path} holds a {type(t).__name__}, not a tensor; rerun "
                                                             "with --force")
     if not t.is_floating_point():
-        raise ArtifactError(f"{path} holds {str(t.dtype).replace('torch.', '')} values, not floating point; {again}")
+        raise ArtifactError(f"{path} holds {str(t.dtype).replace('torch.', '')} values, not floating point; {AGAIN}")
     if shape is not None and tuple(t.shape) != tuple(shape):
         raise ArtifactError(f"{path} has shape {tuple(t.shape)}, this run expects {tuple(shape)}; rerun with --force")
-    if not torch.isfinite(t).all(): raise ArtifactError(f"{path} contains NaN or inf; {again}")
+    if not torch.isfinite(t).all(): raise ArtifactError(f"{path} contains NaN or inf; {AGAIN}")
     return t
 
 # %% ../nbs/09_layout.ipynb #07a4dc7a

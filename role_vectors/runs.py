@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from .config import (RunConfig, JudgeConfig, ApiConfig, ConfigError, ArtifactError, save_json, save_torch,
-                                 save_figure, set_seed, sha256_of, short_sha, read_json)
+                                 save_figure, set_seed, sha256_of, short_sha, read_json, one_line)
 from .layout import RunLayout, read_tensor, save_scored, load_scored
 from . import data as rvdata
 
@@ -150,7 +150,7 @@ def make_plan(cfg:RunConfig, # the run's options
         for d in off_domains(cfg, test):
             try: _, off[d], split["off_domain"][d] = domain_questions(cfg, d, strict=False)
             except ConfigError as e:
-                off[d] = "skipped: " + " ".join(str(e).split()); split["off_domain"][d] = dict(skipped=off[d])
+                off[d] = "skipped: " + one_line(e); split["off_domain"][d] = dict(skipped=off[d])
     resolve_model_path(cfg.model_path)
     check_out_dir(cfg.out_dir)
     return Plan(cfg, RunLayout.of(cfg), role, base, test, items, coeff_list(cfg),
@@ -189,7 +189,7 @@ def check_lengths(plan:Plan, adapter) -> Plan:
     for d, qs in plan.off_domain.items():
         try: check_prompt_lengths(adapter, [q["instruction"] for q in qs] if isinstance(qs, list) else [], what(d))
         except ConfigError as e:
-            off[d] = "skipped: " + " ".join(str(e).split()); split["off_domain"][d] = dict(skipped=off[d])
+            off[d] = "skipped: " + one_line(e); split["off_domain"][d] = dict(skipped=off[d])
     return dataclasses.replace(plan, off_domain=off, split=split)
 
 def bind(plan:Plan, adapter) -> Plan:
@@ -650,7 +650,7 @@ def _off_domain(cfg:RunConfig, test:str) -> tuple[dict, dict]:
     off, ids = {}, {}
     for d in off_domains(cfg, test):
         try: _, off[d], rec = domain_questions(cfg, d, strict=False); ids[d] = rec["test"]
-        except ConfigError as e: off[d] = "skipped: " + " ".join(str(e).split())
+        except ConfigError as e: off[d] = "skipped: " + one_line(e)
     return off, ids
 
 # %% ../nbs/09_runs.ipynb #1752e8ca
@@ -662,7 +662,6 @@ def evaluate_vector(cfg:RunConfig, # the model, the role (its persona baseline),
                     progress:bool=True, # print the verdict
                    ) -> dict:
     "The held-out report of a vector from a file, saved as `RunLayout.vector_report`; returns it"
-    from role_vectors.config import sha256_of
     from role_vectors.export import vectors_from_file, check_fits
     from role_vectors.heldout import heldout_report, verdict
     cfg.validate()

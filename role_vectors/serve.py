@@ -10,7 +10,7 @@ import functools, json, math, os, shlex, shutil, signal, subprocess, sys, tempfi
 from dataclasses import dataclass
 from pathlib import Path
 import torch
-from .config import ConfigError, RunConfig, sha256_of, read_json
+from .config import ConfigError, RunConfig, sha256_of, short_sha, read_json
 from .export import Card, load_vector, check_fits, card_from_run, save_card, _card_file
 from .layout import RunLayout
 
@@ -54,7 +54,7 @@ class Role:
 
     def salt(self, coeff=None) -> str:
         "The prefix-cache salt of this role at this coefficient: requests share cached blocks only when both agree"
-        return "role-vectors-" + sha256_of(f"{self.name}|{self.sha}|{self.coeff_of(coeff)!r}")[:32]
+        return "role-vectors-" + short_sha(f"{self.name}|{self.sha}|{self.coeff_of(coeff)!r}", 32)
 
 # %% ../nbs/09c_serve.ipynb #177dd158
 def load_roles(source, # a folder of cards, or a roles.json manifest
@@ -381,11 +381,10 @@ def serve_roles(model_path:str, # the model to serve, as vLLM takes it (a folder
                ):
     """Print the roles and the command, then run vLLM's OpenAI-compatible server with per-request role vectors until
     Ctrl-C"""
-    name = served_model_name or RunConfig(model_path=model_path).model_alias
-    work = Path(tempfile.mkdtemp(prefix="rv-serve-"))
+    alias = RunConfig(model_path=model_path).model_alias
+    name, work = served_model_name or alias, Path(tempfile.mkdtemp(prefix="rv-serve-"))
     try:
-        src = Path(roles) if roles else roles_from_runs(out_dir, RunConfig(model_path=model_path).model_alias,
-                                                        work/"cards")
+        src = Path(roles) if roles else roles_from_runs(out_dir, alias, work/"cards")
         rs, refused = write_manifest(src, model_path, work/"roles.json")
         if not rs: raise ConfigError(f"no card in {src} fits {model_path}: {next(iter(refused.values()))}")
         print(f"serving {model_path} as {name!r} with {len(rs)} role(s), chosen per request:")
